@@ -1,0 +1,53 @@
+# snn-evolve — the two commands of the quick start are `make search` and `make test`.
+# Every install goes through constraints.txt (torch==2.13.0, a CPU build; see DESIGN.md §6).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+PIN    := -c constraints.txt
+STAMP  := $(VENV)/.installed-dev
+BENCH_STAMP := $(VENV)/.installed-bench
+
+.PHONY: venv test test-slow lint format bench search train clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet $(PIN) -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)  ## create/update .venv (idempotent)
+
+test: venv  ## set up and run the test suite (what CI runs)
+	$(BIN)/python -m pytest -q
+
+test-slow: venv  ## run the long tests too (not in CI)
+	$(BIN)/python -m pytest -q -m 'slow or not slow'
+
+lint: venv  ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+$(BENCH_STAMP): $(STAMP)
+	$(PIP) install --quiet $(PIN) -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)  ## neuron/MLP/CNN speed against snnTorch and SpikingJelly
+	$(BIN)/python benchmarks/neurons.py --out runs/bench/neurons.json
+
+train: venv  ## the main job until `evolve search` lands: train one spiking MLP on digits
+	$(BIN)/evolve train --data digits --arch mlp
+
+search: train  ## placeholder for the search engine (issue 3): runs `evolve train`
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
