@@ -1,0 +1,35 @@
+"""Helpers over whole networks: one reset path, step modes, firing rates."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from snn_models.neurons.base import BaseNeuron, StepMode
+
+
+def spiking_layers(model: nn.Module) -> dict[str, BaseNeuron]:
+    """All neuron modules of ``model`` by their qualified name, in forward order."""
+    return {name: m for name, m in model.named_modules() if isinstance(m, BaseNeuron)}
+
+
+def reset_net(model: nn.Module) -> None:
+    """Reset the state of every stateful module (anything with a ``reset()`` method)."""
+    for m in model.modules():
+        reset = getattr(m, "reset", None)
+        if m is not model and callable(reset):
+            reset()
+
+
+def set_step_mode(model: nn.Module, mode: StepMode) -> None:
+    """Switch every neuron of ``model`` to single-step (``"s"``) or multi-step (``"m"``)."""
+    for m in spiking_layers(model).values():
+        m.step_mode = mode
+
+
+def firing_rates(model: nn.Module) -> dict[str, float]:
+    """Mean firing rate of each neuron layer during the last forward pass."""
+    return {
+        name: float(m.last_spike_rate)
+        for name, m in spiking_layers(model).items()
+        if m.last_spike_rate is not None
+    }
