@@ -1,1 +1,34 @@
+"""snn_models: what a spiking network is and what it costs (torch only; no optuna, no ray).
 
+Neurons (IF, LIF, BIF) with fused multi-step kernels, surrogate gradients, time-distributed
+layers, encoders and readouts, architectures built from plain data, and an energy model counted
+from real spikes.
+"""
+
+from snn_models.architectures import SpikingNet, build
+from snn_models.config import LayerSpec, NetSpec
+from snn_models.energy import ENERGY_PROFILES, EnergyMeter, EnergyReport, measure_energy
+from snn_models.errors import ConfigError
+from snn_models.functional import firing_rates, reset_net, set_step_mode, spiking_layers
+from snn_models.neurons import NEURONS, BIFNode, IFNode, LIFNode, make_neuron
+
+__all__ = [
+    "ENERGY_PROFILES",
+    "NEURONS",
+    "BIFNode",
+    "ConfigError",
+    "EnergyMeter",
+    "EnergyReport",
+    "IFNode",
+    "LIFNode",
+    "LayerSpec",
+    "NetSpec",
+    "SpikingNet",
+    "build",
+    "firing_rates",
+    "make_neuron",
+    "measure_energy",
+    "reset_net",
+    "set_step_mode",
+    "spiking_layers",
+]

@@ -1,0 +1,173 @@
+"""Data sets available offline (DESIGN.md §5), as fixed train/validation/test tensors.
+
+* ``digits`` — the embedded default: UCI handwritten digits from scikit-learn
+  (1797 images of 8x8, 10 classes), scaled to [0, 1], split 70/15/15 stratified with a seed.
+* ``fashion_mnist`` — Fashion-MNIST (60k + 10k, 28x28) read from the IDX files of the Debian
+  package ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``) or ``--data-dir``;
+  the official test set is kept, and a stratified validation split is taken from the training set.
+
+Nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from evolve.errors import DataError
+
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_MNIST_FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+
+
+@dataclass(frozen=True)
+class Split:
+    """Inputs ``x`` (float32, [N, ...]) and integer labels ``y`` ([N])."""
+
+    x: Tensor
+    y: Tensor
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def batches(self, batch_size: int, *, shuffle: bool = False, seed: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
+        """Mini-batches ``(x, y)``; shuffled with ``seed`` when asked."""
+        n = len(self)
+        if shuffle:
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+        else:
+            order = torch.arange(n)
+        for i in range(0, n, batch_size):
+            idx = order[i : i + batch_size]
+            yield self.x[idx], self.y[idx]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A data set with fixed splits and the metadata a model builder needs."""
+
+    name: str
+    train: Split
+    val: Split
+    test: Split
+    input_shape: tuple[int, ...]  # one sample, e.g. (1, 8, 8)
+    n_classes: int
+    source: str
+
+
+def _stratified_split(
+    x: np.ndarray, y: np.ndarray, fractions: tuple[float, float], seed: int
+) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Split into (train, val, test) with the given val/test fractions, stratified by label."""
+    from sklearn.model_selection import train_test_split
+
+    val_frac, test_frac = fractions
+    x_tr, x_rest, y_tr, y_rest = train_test_split(
+        x, y, test_size=val_frac + test_frac, stratify=y, random_state=seed
+    )
+    x_va, x_te, y_va, y_te = train_test_split(
+        x_rest, y_rest, test_size=test_frac / (val_frac + test_frac), stratify=y_rest, random_state=seed
+    )
+    return (x_tr, y_tr), (x_va, y_va), (x_te, y_te)
+
+
+def _split(x: np.ndarray, y: np.ndarray) -> Split:
+    return Split(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long))
+
+
+def load_digits(seed: int = 0, data_dir: Path | None = None) -> Dataset:
+    """UCI digits (scikit-learn), 8x8 grey images in [0, 1], split 70/15/15 stratified."""
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    d = sk_load_digits()
+    x = (d.images / 16.0).astype(np.float32)[:, None]  # [N, 1, 8, 8]
+    y = d.target.astype(np.int64)
+    tr, va, te = _stratified_split(x, y, (0.15, 0.15), seed)
+    return Dataset(
+        name="digits",
+        train=_split(*tr),
+        val=_split(*va),
+        test=_split(*te),
+        input_shape=(1, 8, 8),
+        n_classes=10,
+        source="scikit-learn load_digits (UCI ML hand-written digits, 1797 x 8x8)",
+    )
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (optionally gzipped), as used by MNIST and Fashion-MNIST."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            header = f.read(4)
+            if len(header) != 4 or header[0] != 0 or header[1] != 0:
+                raise DataError(f"{path}: not an IDX file (bad magic number); re-install the data package")
+            dtype_code, ndim = header[2], header[3]
+            dtypes = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+            if dtype_code not in dtypes:
+                raise DataError(f"{path}: unknown IDX element type 0x{dtype_code:02x}")
+            dims = struct.unpack(">" + "I" * ndim, f.read(4 * ndim))
+            data = np.frombuffer(f.read(), dtype=dtypes[dtype_code])
+    except (OSError, EOFError) as e:
+        raise DataError(f"{path}: cannot read ({e}); re-install the data package") from None
+    expected = int(np.prod(dims))
+    if data.size != expected:
+        raise DataError(f"{path}: truncated IDX file ({data.size} of {expected} values)")
+    return data.reshape(dims)
+
+
+def load_fashion_mnist(seed: int = 0, data_dir: Path | None = None) -> Dataset:
+    """Fashion-MNIST from local IDX files; validation = 10% of train, stratified."""
+    root = Path(data_dir) if data_dir is not None else FASHION_MNIST_DIR
+    paths = {k: root / v for k, v in FASHION_MNIST_FILES.items()}
+    missing = [p.name for p in paths.values() if not p.exists()]
+    if missing:
+        raise DataError(
+            f"Fashion-MNIST files not found in {root} (missing {', '.join(missing)}); "
+            "install them with `apt-get install dataset-fashion-mnist` or pass --data-dir"
+        )
+    x_train = read_idx(paths["train_images"]).astype(np.float32)[:, None] / 255.0
+    y_train = read_idx(paths["train_labels"]).astype(np.int64)
+    x_test = read_idx(paths["test_images"]).astype(np.float32)[:, None] / 255.0
+    y_test = read_idx(paths["test_labels"]).astype(np.int64)
+    from sklearn.model_selection import train_test_split
+
+    x_tr, x_va, y_tr, y_va = train_test_split(
+        x_train, y_train, test_size=0.1, stratify=y_train, random_state=seed
+    )
+    return Dataset(
+        name="fashion_mnist",
+        train=_split(x_tr, y_tr),
+        val=_split(x_va, y_va),
+        test=_split(x_test, y_test),
+        input_shape=(1, 28, 28),
+        n_classes=10,
+        source=f"Fashion-MNIST IDX files in {root}",
+    )
+
+
+DATASETS: dict[str, Callable[..., Dataset]] = {
+    "digits": load_digits,
+    "fashion_mnist": load_fashion_mnist,
+}
+
+
+def load_dataset(name: str, *, seed: int = 0, data_dir: Path | None = None) -> Dataset:
+    """Load a data set by name (see :data:`DATASETS`)."""
+    try:
+        loader = DATASETS[name]
+    except KeyError:
+        raise DataError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}") from None
+    return loader(seed=seed, data_dir=data_dir)

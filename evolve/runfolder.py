@@ -1,0 +1,58 @@
+"""The run folder ``runs/<name>/``: created once, logged into, results written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from loguru import logger
+
+
+def new_run_dir(root: Path, prefix: str) -> Path:
+    """Create ``root/<prefix>-<YYYYmmdd-HHMMSS>[-k]/`` (never reuses an existing folder)."""
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for k in range(1000):
+        path = root / (f"{prefix}-{stamp}" + (f"-{k}" if k else ""))
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"cannot create a new run folder under {root}")  # pragma: no cover
+
+
+def configure_logging(run_dir: Path, *, verbose: bool = False) -> int:
+    """One loguru sink into ``run_dir/log.txt`` (DEBUG) and warnings (or INFO with -v) on stderr."""
+    logger.remove()
+    logger.add(sys.stderr, level="INFO" if verbose else "WARNING", format="{level}: {message}")
+    return logger.add(run_dir / "log.txt", level="DEBUG", enqueue=False)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (a crash never leaves half a file)."""
+    _atomic_write(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def write_yaml(path: Path, data: Any) -> None:
+    """Write YAML atomically."""
+    _atomic_write(path, yaml.safe_dump(data, sort_keys=False))
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

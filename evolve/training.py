@@ -1,0 +1,142 @@
+"""Training and evaluation of one spiking network with surrogate gradients.
+
+The trainer orchestrates; the model, its neurons and the energy meter live in ``snn_models``.
+The best epoch on the validation split is kept (weights restored at the end), so the test split
+is touched exactly once per trained model.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from loguru import logger
+from torch import nn
+from tqdm import tqdm
+
+from evolve.datasets import Split
+from evolve.errors import UserError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train (not what): optimiser settings, epochs, batch size, seed."""
+
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    progress: bool = True
+
+    def validate(self) -> None:
+        if self.epochs < 1:
+            raise UserError(f"--epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise UserError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if not self.lr > 0:
+            raise UserError(f"--lr must be > 0, got {self.lr}")
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    loss: float
+    train_acc: float
+    val_acc: float
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    """What training produced: per-epoch history, the best epoch and its validation accuracy."""
+
+    history: list[EpochRecord] = field(default_factory=list)
+    best_epoch: int = -1
+    best_val_acc: float = 0.0
+    seconds: float = 0.0
+    stopped_early: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+#: Called after every epoch with the record; return True to stop training.
+EpochCallback = Callable[[EpochRecord], bool]
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, split: Split, batch_size: int = 256) -> float:
+    """Top-1 accuracy of ``model`` on ``split`` (eval mode; training mode restored after)."""
+    was_training = model.training
+    model.eval()
+    correct = 0
+    try:
+        for x, y in split.batches(batch_size):
+            correct += int((model(x).argmax(1) == y).sum())
+    finally:
+        model.train(was_training)
+    return correct / max(len(split), 1)
+
+
+def train(
+    model: nn.Module,
+    train_split: Split,
+    val_split: Split,
+    cfg: TrainConfig,
+    *,
+    on_epoch: EpochCallback | None = None,
+    description: str = "train",
+) -> TrainResult:
+    """Train ``model`` with Adam + cosine decay on cross-entropy of its time-averaged output.
+
+    The weights of the epoch with the best validation accuracy are restored before returning.
+    """
+    cfg.validate()
+    torch.manual_seed(cfg.seed)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
+    result = TrainResult()
+    best_state: dict[str, torch.Tensor] | None = None
+    start = time.perf_counter()
+    bar = tqdm(range(cfg.epochs), desc=description, unit="epoch", disable=not cfg.progress, leave=False)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        model.train()
+        total_loss, correct, seen = 0.0, 0, 0
+        for x, y in train_split.batches(cfg.batch_size, shuffle=True, seed=cfg.seed * 100_003 + epoch):
+            out = model(x)
+            loss = F.cross_entropy(out, y)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total_loss += loss.item() * len(y)
+            correct += int((out.argmax(1) == y).sum())
+            seen += len(y)
+        sched.step()
+        val_acc = evaluate(model, val_split)
+        rec = EpochRecord(epoch, total_loss / seen, correct / seen, val_acc, time.perf_counter() - t0)
+        result.history.append(rec)
+        logger.info(
+            "epoch {} loss {:.4f} train_acc {:.4f} val_acc {:.4f} ({:.1f}s)",
+            epoch, rec.loss, rec.train_acc, rec.val_acc, rec.seconds,
+        )
+        bar.set_postfix(loss=f"{rec.loss:.3f}", val=f"{val_acc:.3f}")
+        if val_acc > result.best_val_acc or best_state is None:
+            result.best_val_acc, result.best_epoch = val_acc, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        if on_epoch is not None and on_epoch(rec):
+            result.stopped_early = True
+            break
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    result.seconds = time.perf_counter() - start
+    return result

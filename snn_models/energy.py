@@ -1,0 +1,336 @@
+r"""Energy per inference, counted from the spikes a network actually fires.
+
+DESIGN.md §4:
+
+.. math::
+
+    E_{SNN} = E_{MAC}\cdot \mathrm{MAC}_{real} + E_{AC}\cdot \sum_l \mathrm{SOP}_l, \qquad
+    E_{ANN} = E_{MAC}\cdot \sum_l \mathrm{MAC}_l
+
+* A synaptic layer (``nn.Linear``, ``nn.Conv1d``, ``nn.Conv2d``) whose input is binary (every
+  value 0 or 1) performs one accumulate per spike per outgoing synapse:
+  :math:`\mathrm{SOP}_l = \sum_{\text{inputs } i} \text{spikes}_i \times \text{fan-out}_i`,
+  summed over all T steps. For a convolution the fan-out of each input position is counted
+  exactly (padding and stride included), not estimated from averages.
+* A synaptic layer whose input is real-valued (the encoding layer under direct encoding, or any
+  non-spiking input) performs dense multiply-accumulates at every step it runs: MACs.
+* The equivalent ANN runs every synaptic layer once, densely: :math:`\sum_l \mathrm{MAC}_l` per
+  sample.
+
+Not counted (stated so nobody has to guess): biases, BatchNorm (folded into the weights at
+inference), max pooling (a max of spikes is a spike), neuron state updates, and memory traffic.
+
+Counts come from forward pre-hooks installed by :class:`EnergyMeter` for the duration of a
+``with`` block; nothing is left attached to the model afterwards.
+
+The energy table is data: add a profile (another process node, INT8, a chip's pJ per SOP) as one
+entry in :data:`ENERGY_PROFILES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from snn_models.errors import ConfigError
+from snn_models.neurons.base import BaseNeuron
+
+PJ_PER_UJ = 1e6
+
+
+@dataclass(frozen=True)
+class EnergyProfile:
+    """Energy per operation of one hardware assumption, with its source."""
+
+    name: str
+    e_mac_pj: float
+    e_ac_pj: float
+    citation: str
+
+
+ENERGY_PROFILES: dict[str, EnergyProfile] = {
+    "45nm_fp32": EnergyProfile(
+        name="45nm_fp32",
+        e_mac_pj=4.6,
+        e_ac_pj=0.9,
+        citation=(
+            "M. Horowitz, 'Computing's energy problem (and what we can do about it)', ISSCC 2014, "
+            "45 nm: 32-bit float multiply 3.7 pJ + add 0.9 pJ = MAC 4.6 pJ; accumulate (add) 0.9 pJ"
+        ),
+    ),
+    "45nm_int8": EnergyProfile(
+        name="45nm_int8",
+        e_mac_pj=0.23,
+        e_ac_pj=0.03,
+        citation=(
+            "M. Horowitz, ISSCC 2014, 45 nm: 8-bit integer multiply 0.2 pJ + add 0.03 pJ = MAC "
+            "0.23 pJ; accumulate (add) 0.03 pJ"
+        ),
+    ),
+}
+
+
+def get_profile(name: str) -> EnergyProfile:
+    """Look up an energy profile by name."""
+    try:
+        return ENERGY_PROFILES[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown energy profile {name!r}; choose one of {', '.join(ENERGY_PROFILES)}"
+        ) from None
+
+
+SYNAPTIC_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d)
+
+
+@dataclass
+class LayerCount:
+    """Operation counts of one synaptic layer, summed over every forward seen by the meter."""
+
+    name: str
+    kind: str
+    sops: int = 0
+    macs: int = 0
+    input_spikes: int = 0
+    spiking_input: bool = True
+    dense_macs_per_sample: int = 0  # one time step of one sample, as the equivalent ANN runs it
+
+
+@dataclass
+class NeuronCount:
+    """Spikes fired by one neuron layer."""
+
+    name: str
+    spikes: int = 0
+    elements: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.spikes / self.elements if self.elements else 0.0
+
+
+@dataclass
+class LayerEnergy:
+    """One synaptic layer's share of the energy of one inference."""
+
+    name: str
+    kind: str
+    input: str  # "spikes" or "real"
+    sops: float
+    macs: float
+    energy_uj: float
+    ann_macs: int
+
+
+@dataclass
+class EnergyReport:
+    """Energy and activity per inference (all counts divided by the number of samples)."""
+
+    profile: str
+    n_samples: int
+    layers: list[LayerEnergy]
+    firing_rates: dict[str, float]
+    spikes_per_inference: dict[str, float]
+    total_sops: float
+    total_macs: float
+    energy_uj: float
+    ann_energy_uj: float
+    citation: str = field(repr=False, default="")
+
+    @property
+    def ratio_to_ann(self) -> float:
+        """SNN energy / equivalent-ANN energy (< 1 means the SNN is cheaper)."""
+        return self.energy_uj / self.ann_energy_uj if self.ann_energy_uj else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["ratio_to_ann"] = self.ratio_to_ann
+        return d
+
+
+def _dense_macs(module: nn.Module, x: Tensor, y: Tensor) -> int:
+    """Dense multiply-accumulates of ``module`` on input ``x`` giving output ``y``."""
+    if isinstance(module, nn.Linear):
+        return y.numel() * module.in_features
+    if isinstance(module, nn.Conv1d | nn.Conv2d):
+        k = 1
+        for s in module.kernel_size:
+            k *= s
+        return y.numel() * (module.in_channels // module.groups) * k
+    raise TypeError(type(module))  # pragma: no cover
+
+
+class EnergyMeter:
+    """Count SOPs, MACs and spikes of a model during a ``with`` block.
+
+    Args:
+        model: any module; its ``nn.Linear``/``nn.Conv1d``/``nn.Conv2d`` layers are metered, and its
+            spiking neurons' outputs are counted for firing rates.
+        profile: name of an :data:`ENERGY_PROFILES` entry. Default ``"45nm_fp32"``.
+
+    Example:
+        >>> import torch
+        >>> from snn_models.layers import td_linear
+        >>> net = td_linear(4, 3, bias=False)
+        >>> with EnergyMeter(net) as meter:
+        ...     _ = net(torch.ones(2, 1, 4))      # T=2, B=1, 4 inputs spiking every step
+        ...     meter.add_samples(1)
+        >>> meter.report().total_sops             # 2 steps x 4 spikes x fan-out 3
+        24.0
+    """
+
+    def __init__(self, model: nn.Module, profile: str = "45nm_fp32") -> None:
+        self.model = model
+        self.profile = get_profile(profile)
+        self.layers: dict[str, LayerCount] = {}
+        self.neurons: dict[str, NeuronCount] = {}
+        self.n_samples = 0
+        self._handles: list[Any] = []
+        self._fanout_cache: dict[tuple[int, tuple[int, ...]], Tensor] = {}
+
+    # ------------------------------------------------------------------ hooks
+    def __enter__(self) -> EnergyMeter:
+        for name, m in self.model.named_modules():
+            if isinstance(m, SYNAPTIC_TYPES):
+                self.layers[name] = LayerCount(name=name, kind=type(m).__name__)
+                self._handles.append(m.register_forward_hook(self._synapse_hook(name)))
+            elif isinstance(m, BaseNeuron):
+                self.neurons[name] = NeuronCount(name=name)
+                self._handles.append(m.register_forward_hook(self._neuron_hook(name)))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+    def add_samples(self, n: int) -> None:
+        """Record that ``n`` more input samples went through the model."""
+        self.n_samples += int(n)
+
+    def _synapse_hook(self, name: str) -> Callable[..., None]:
+        def hook(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
+            x = inputs[0].detach()
+            count = self.layers[name]
+            dense = _dense_macs(module, x, output)
+            count.dense_macs_per_sample = dense // max(x.shape[0], 1)
+            if bool(((x == 0) | (x == 1)).all()):
+                n_spikes = int(x.sum())
+                count.input_spikes += n_spikes
+                count.sops += self._sops(module, x)
+            else:
+                count.spiking_input = False
+                count.macs += dense
+
+        return hook
+
+    def _neuron_hook(self, name: str) -> Callable[..., None]:
+        def hook(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
+            c = self.neurons[name]
+            c.spikes += int(output.detach().sum())
+            c.elements += output.numel()
+
+        return hook
+
+    # ------------------------------------------------------------------ counting
+    def _sops(self, module: nn.Module, x: Tensor) -> int:
+        if isinstance(module, nn.Linear):
+            return int(x.sum()) * module.out_features
+        assert isinstance(module, nn.Conv1d | nn.Conv2d)
+        fan = self._conv_fanout(module, tuple(x.shape[2:]))
+        per_position = x.sum(dim=(0, 1))  # spikes at each spatial position, all channels/steps
+        out_per_group = module.out_channels // module.groups
+        return int(round(float((per_position * fan).sum()))) * out_per_group
+
+    def _conv_fanout(self, module: nn.Conv1d | nn.Conv2d, spatial: tuple[int, ...]) -> Tensor:
+        """Number of output positions each input position feeds, for one in/out channel pair."""
+        key = (id(module), spatial)
+        if key not in self._fanout_cache:
+            probe = torch.ones((1, 1, *spatial), dtype=torch.float64, requires_grad=True)
+            kernel = torch.ones((1, 1, *module.kernel_size), dtype=torch.float64)
+            conv = F.conv1d if isinstance(module, nn.Conv1d) else F.conv2d
+            pad = module.padding
+            if isinstance(pad, str):
+                raise ConfigError(f"energy: string padding {pad!r} is not supported; use integers")
+            if module.padding_mode != "zeros":
+                raise ConfigError(f"energy: padding_mode {module.padding_mode!r} is not supported")
+            with torch.enable_grad():  # the meter usually runs under no_grad
+                out = conv(probe, kernel, stride=module.stride, padding=pad, dilation=module.dilation)
+                out.sum().backward()
+            assert probe.grad is not None
+            self._fanout_cache[key] = probe.grad[0, 0].to(torch.float64)
+        return self._fanout_cache[key]
+
+    # ------------------------------------------------------------------ report
+    def report(self) -> EnergyReport:
+        """Per-inference counts and energy for everything seen so far."""
+        if self.n_samples <= 0:
+            raise ConfigError("energy: no samples recorded; call add_samples(batch_size) per batch")
+        n = self.n_samples
+        p = self.profile
+        layers = []
+        for c in self.layers.values():
+            sops, macs = c.sops / n, c.macs / n
+            layers.append(
+                LayerEnergy(
+                    name=c.name,
+                    kind=c.kind,
+                    input="spikes" if c.spiking_input else "real",
+                    sops=sops,
+                    macs=macs,
+                    energy_uj=(p.e_ac_pj * sops + p.e_mac_pj * macs) / PJ_PER_UJ,
+                    ann_macs=c.dense_macs_per_sample,
+                )
+            )
+        total_sops = sum(layer.sops for layer in layers)
+        total_macs = sum(layer.macs for layer in layers)
+        return EnergyReport(
+            profile=p.name,
+            n_samples=n,
+            layers=layers,
+            firing_rates={k: c.rate for k, c in self.neurons.items()},
+            spikes_per_inference={k: c.spikes / n for k, c in self.neurons.items()},
+            total_sops=total_sops,
+            total_macs=total_macs,
+            energy_uj=(p.e_ac_pj * total_sops + p.e_mac_pj * total_macs) / PJ_PER_UJ,
+            ann_energy_uj=p.e_mac_pj * sum(layer.ann_macs for layer in layers) / PJ_PER_UJ,
+            citation=p.citation,
+        )
+
+
+@torch.no_grad()
+def measure_energy(
+    model: nn.Module,
+    batches: Iterable[Tensor],
+    *,
+    profile: str = "45nm_fp32",
+    reset: Callable[[nn.Module], None] | None = None,
+) -> EnergyReport:
+    """Run ``model`` (in eval mode) over ``batches`` of inputs and return energy per inference.
+
+    Args:
+        model: the network; called as ``model(x)`` with ``x`` of shape ``[B, ...]``.
+        batches: an iterable of input tensors (labels are not needed).
+        profile: energy profile name.
+        reset: called on the model before each batch (defaults to
+            :func:`snn_models.functional.reset_net`).
+    """
+    from snn_models.functional import reset_net
+
+    reset = reset or reset_net
+    was_training = model.training
+    model.eval()
+    try:
+        with EnergyMeter(model, profile) as meter:
+            for x in batches:
+                reset(model)
+                model(x)
+                meter.add_samples(x.shape[0])
+        return meter.report()
+    finally:
+        model.train(was_training)
