@@ -16,6 +16,7 @@ import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,7 +43,9 @@ class Split:
     def __len__(self) -> int:
         return int(self.y.shape[0])
 
-    def batches(self, batch_size: int, *, shuffle: bool = False, seed: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
+    def batches(
+        self, batch_size: int, *, shuffle: bool = False, seed: int = 0
+    ) -> Iterator[tuple[Tensor, Tensor]]:
         """Mini-batches ``(x, y)``; shuffled with ``seed`` when asked."""
         n = len(self)
         if shuffle:
@@ -78,7 +81,11 @@ def _stratified_split(
         x, y, test_size=val_frac + test_frac, stratify=y, random_state=seed
     )
     x_va, x_te, y_va, y_te = train_test_split(
-        x_rest, y_rest, test_size=test_frac / (val_frac + test_frac), stratify=y_rest, random_state=seed
+        x_rest,
+        y_rest,
+        test_size=test_frac / (val_frac + test_frac),
+        stratify=y_rest,
+        random_state=seed,
     )
     return (x_tr, y_tr), (x_va, y_va), (x_te, y_te)
 
@@ -113,9 +120,18 @@ def read_idx(path: Path) -> np.ndarray:
         with opener(path, "rb") as f:
             header = f.read(4)
             if len(header) != 4 or header[0] != 0 or header[1] != 0:
-                raise DataError(f"{path}: not an IDX file (bad magic number); re-install the data package")
+                raise DataError(
+                    f"{path}: not an IDX file (bad magic number); re-install the data package"
+                )
             dtype_code, ndim = header[2], header[3]
-            dtypes = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+            dtypes: dict[int, Any] = {
+                0x08: np.uint8,
+                0x09: np.int8,
+                0x0B: ">i2",
+                0x0C: ">i4",
+                0x0D: ">f4",
+                0x0E: ">f8",
+            }
             if dtype_code not in dtypes:
                 raise DataError(f"{path}: unknown IDX element type 0x{dtype_code:02x}")
             dims = struct.unpack(">" + "I" * ndim, f.read(4 * ndim))

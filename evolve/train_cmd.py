@@ -25,13 +25,16 @@ PRESETS: dict[str, dict[str, Any]] = {
     "cnn": {
         "kind": "cnn",
         "timesteps": 4,
-        "layers": [{"width": 16, "kernel": 3, "pool": True}, {"width": 32, "kernel": 3, "pool": True}],
+        "layers": [
+            {"width": 16, "kernel": 3, "pool": True},
+            {"width": 32, "kernel": 3, "pool": True},
+        ],
     },
 }
 TRAIN_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "seed")
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
         help="train one spiking network and report accuracy, energy and firing rates",
@@ -51,12 +54,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--data", default="digits", choices=sorted(DATASETS), help="data set (default: digits, embedded)")
-    p.add_argument("--data-dir", type=Path, help="folder holding the data set's files (Fashion-MNIST IDX)")
-    p.add_argument("--arch", default="mlp", help="preset (mlp, cnn) or a YAML file with the architecture (default: mlp)")
-    p.add_argument("--layers", help="hidden widths, comma-separated, e.g. 256,128 (units or channels)")
-    p.add_argument("--neuron", help="neuron type for all layers or one per layer: if, lif, bif (e.g. lif,bif)")
-    p.add_argument("--threshold", help="firing threshold for all layers or one per layer (e.g. 1.0,0.8)")
+    p.add_argument(
+        "--data",
+        default="digits",
+        choices=sorted(DATASETS),
+        help="data set (default: digits, embedded)",
+    )
+    p.add_argument(
+        "--data-dir", type=Path, help="folder holding the data set's files (Fashion-MNIST IDX)"
+    )
+    p.add_argument(
+        "--arch",
+        default="mlp",
+        help="preset (mlp, cnn) or a YAML file with the architecture (default: mlp)",
+    )
+    p.add_argument(
+        "--layers", help="hidden widths, comma-separated, e.g. 256,128 (units or channels)"
+    )
+    p.add_argument(
+        "--neuron", help="neuron type for all layers or one per layer: if, lif, bif (e.g. lif,bif)"
+    )
+    p.add_argument(
+        "--threshold", help="firing threshold for all layers or one per layer (e.g. 1.0,0.8)"
+    )
     p.add_argument("--decay", help="LIF decay beta in [0, 1] for all layers or one per layer")
     p.add_argument("--timesteps", type=int, help="simulation steps T (default 4)")
     p.add_argument("--encoder", help="input encoding: direct, rate, latency (default direct)")
@@ -66,10 +86,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--lr", type=float, help="Adam learning rate (default 2e-3)")
     p.add_argument("--seed", type=int, help="seed for the split, init and shuffling (default 0)")
     p.add_argument(
-        "--energy-profile", default="45nm_fp32", choices=sorted(ENERGY_PROFILES),
+        "--energy-profile",
+        default="45nm_fp32",
+        choices=sorted(ENERGY_PROFILES),
         help="energy per operation (default 45nm_fp32, Horowitz ISSCC 2014)",
     )
-    p.add_argument("--out", type=Path, default=Path("runs"), help="where run folders go (default runs/)")
+    p.add_argument(
+        "--out", type=Path, default=Path("runs"), help="where run folders go (default runs/)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="log INFO messages to stderr too")
     p.set_defaults(func=run)
@@ -81,9 +105,13 @@ def _load_arch(arg: str) -> tuple[dict[str, Any], dict[str, Any]]:
         return yaml.safe_load(yaml.safe_dump(PRESETS[arg])), {}
     path = Path(arg)
     if not path.suffix and not path.exists():
-        raise UserError(f"--arch: unknown preset {arg!r}; choose one of {', '.join(PRESETS)} or give a YAML file")
+        raise UserError(
+            f"--arch: unknown preset {arg!r}; choose one of {', '.join(PRESETS)} or give a YAML file"
+        )
     if not path.is_file():
-        raise UserError(f"--arch: file {path} not found; give a YAML file or a preset ({', '.join(PRESETS)})")
+        raise UserError(
+            f"--arch: file {path} not found; give a YAML file or a preset ({', '.join(PRESETS)})"
+        )
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
@@ -97,7 +125,9 @@ def _load_arch(arg: str) -> tuple[dict[str, Any], dict[str, Any]]:
         raise UserError(f"{path}: train: expected a mapping (epochs, batch_size, lr, ...)")
     unknown = [k for k in train_over if k not in TRAIN_KEYS]
     if unknown:
-        raise UserError(f"{path}: train.{unknown[0]}: unknown key (allowed: {', '.join(TRAIN_KEYS)})")
+        raise UserError(
+            f"{path}: train.{unknown[0]}: unknown key (allowed: {', '.join(TRAIN_KEYS)})"
+        )
     return data, train_over
 
 
@@ -106,11 +136,15 @@ def _per_layer(value: str, n: int, flag: str, cast: Callable[[str], Any]) -> lis
     try:
         vals = [cast(v) for v in parts]
     except ValueError:
-        raise UserError(f"{flag}: cannot read {value!r}; give one value or one per layer, comma-separated") from None
+        raise UserError(
+            f"{flag}: cannot read {value!r}; give one value or one per layer, comma-separated"
+        ) from None
     if len(vals) == 1:
         return vals * n
     if len(vals) != n:
-        raise UserError(f"{flag}: got {len(vals)} values for {n} layers; give one value or exactly {n}")
+        raise UserError(
+            f"{flag}: got {len(vals)} values for {n} layers; give one value or exactly {n}"
+        )
     return vals
 
 
@@ -124,7 +158,11 @@ def _apply_flags(arch: dict[str, Any], a: argparse.Namespace) -> dict[str, Any]:
     layers = arch.get("layers")
     if not isinstance(layers, list) or not layers:
         raise UserError("the architecture has no layers; pass --layers 256,256 or a 'layers:' list")
-    for flag, key, cast in (("--neuron", "neuron", str), ("--threshold", "threshold", float), ("--decay", "decay", float)):
+    for flag, key, cast in (
+        ("--neuron", "neuron", str),
+        ("--threshold", "threshold", float),
+        ("--decay", "decay", float),
+    ):
         value = getattr(a, key)
         if value is not None:
             for layer, v in zip(layers, _per_layer(value, len(layers), flag, cast), strict=True):
@@ -147,15 +185,29 @@ def run(a: argparse.Namespace) -> int:
     data = load_dataset(a.data, seed=tcfg.seed, data_dir=a.data_dir)
     run_dir = new_run_dir(a.out, f"train-{a.data}")
     configure_logging(run_dir, verbose=a.verbose)
-    write_yaml(run_dir / "config.yaml", {"data": a.data, "arch": spec.to_dict(), "train": {k: getattr(tcfg, k) for k in TRAIN_KEYS}})
-    logger.info("run folder {}; data {} ({}); spec {}", run_dir, data.name, data.source, spec.to_dict())
+    write_yaml(
+        run_dir / "config.yaml",
+        {
+            "data": a.data,
+            "arch": spec.to_dict(),
+            "train": {k: getattr(tcfg, k) for k in TRAIN_KEYS},
+        },
+    )
+    logger.info(
+        "run folder {}; data {} ({}); spec {}", run_dir, data.name, data.source, spec.to_dict()
+    )
 
     torch.manual_seed(tcfg.seed)
     model = snn_models.build(spec, data.input_shape, data.n_classes)
-    result = train(model, data.train, data.val, tcfg, description=f"train {spec.kind} on {data.name}")
+    result = train(
+        model, data.train, data.val, tcfg, description=f"train {spec.kind} on {data.name}"
+    )
     test_acc = evaluate(model, data.test)
     energy = measure_energy(model, (x for x, _ in data.test.batches(256)), profile=a.energy_profile)
-    kinds = {name: type(m).__name__.removesuffix("Node").upper() for name, m in spiking_layers(model).items()}
+    kinds = {
+        name: type(m).__name__.removesuffix("Node").upper()
+        for name, m in spiking_layers(model).items()
+    }
     wall = time.perf_counter() - t_start
 
     summary = {
@@ -173,19 +225,35 @@ def run(a: argparse.Namespace) -> int:
         "history": result.to_dict()["history"],
     }
     write_json(run_dir / "result.json", summary)
-    torch.save({"spec": spec.to_dict(), "input_shape": data.input_shape, "n_classes": data.n_classes,
-                "state_dict": model.state_dict()}, run_dir / "model.pt")
+    torch.save(
+        {
+            "spec": spec.to_dict(),
+            "input_shape": data.input_shape,
+            "n_classes": data.n_classes,
+            "state_dict": model.state_dict(),
+        },
+        run_dir / "model.pt",
+    )
     logger.info("done: test_acc {:.4f} energy {:.4f} uJ", test_acc, energy.energy_uj)
 
     widths = "-".join(str(layer.width) for layer in spec.layers)
-    print(f"evolve train: {data.name}, {spec.kind} [{widths}], T={spec.timesteps}, encoder {spec.encoder}")
-    print(f"  test accuracy       {100 * test_acc:.2f} %  (best val {100 * result.best_val_acc:.2f} % at epoch {result.best_epoch})")
+    print(
+        f"evolve train: {data.name}, {spec.kind} [{widths}], T={spec.timesteps}, encoder {spec.encoder}"
+    )
+    print(
+        f"  test accuracy       {100 * test_acc:.2f} %  (best val {100 * result.best_val_acc:.2f} % at epoch {result.best_epoch})"
+    )
     print(
         f"  energy / inference  {energy.energy_uj:.4f} uJ  (equivalent ANN {energy.ann_energy_uj:.4f} uJ, "
         f"ratio {energy.ratio_to_ann:.3f}; {energy.profile})"
     )
-    print(f"  operations          {energy.total_sops:,.0f} SOPs + {energy.total_macs:,.0f} MACs per inference")
-    print("  firing rates        " + "  ".join(f"{n} ({kinds[n]}) {r:.3f}" for n, r in energy.firing_rates.items()))
+    print(
+        f"  operations          {energy.total_sops:,.0f} SOPs + {energy.total_macs:,.0f} MACs per inference"
+    )
+    print(
+        "  firing rates        "
+        + "  ".join(f"{n} ({kinds[n]}) {r:.3f}" for n, r in energy.firing_rates.items())
+    )
     print(f"  wall time           {wall:.1f} s  (training {result.seconds:.1f} s)")
     print(f"  run folder          {run_dir}")
     return 0

@@ -104,12 +104,16 @@ def train(
     result = TrainResult()
     best_state: dict[str, torch.Tensor] | None = None
     start = time.perf_counter()
-    bar = tqdm(range(cfg.epochs), desc=description, unit="epoch", disable=not cfg.progress, leave=False)
+    bar = tqdm(
+        range(cfg.epochs), desc=description, unit="epoch", disable=not cfg.progress, leave=False
+    )
     for epoch in bar:
         t0 = time.perf_counter()
         model.train()
         total_loss, correct, seen = 0.0, 0, 0
-        for x, y in train_split.batches(cfg.batch_size, shuffle=True, seed=cfg.seed * 100_003 + epoch):
+        for x, y in train_split.batches(
+            cfg.batch_size, shuffle=True, seed=cfg.seed * 100_003 + epoch
+        ):
             out = model(x)
             loss = F.cross_entropy(out, y)
             if not torch.isfinite(loss):
@@ -122,11 +126,17 @@ def train(
             seen += len(y)
         sched.step()
         val_acc = evaluate(model, val_split)
-        rec = EpochRecord(epoch, total_loss / seen, correct / seen, val_acc, time.perf_counter() - t0)
+        rec = EpochRecord(
+            epoch, total_loss / seen, correct / seen, val_acc, time.perf_counter() - t0
+        )
         result.history.append(rec)
         logger.info(
             "epoch {} loss {:.4f} train_acc {:.4f} val_acc {:.4f} ({:.1f}s)",
-            epoch, rec.loss, rec.train_acc, rec.val_acc, rec.seconds,
+            epoch,
+            rec.loss,
+            rec.train_acc,
+            rec.val_acc,
+            rec.seconds,
         )
         bar.set_postfix(loss=f"{rec.loss:.3f}", val=f"{val_acc:.3f}")
         if val_acc > result.best_val_acc or best_state is None:

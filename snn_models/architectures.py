@@ -163,13 +163,19 @@ def build(
         if len(shape) == 2:
             shape = (1, *shape)
         if len(shape) != 3:
-            raise ConfigError(f"kind: cnn needs image input (C, H, W), got shape {shape}; use kind: mlp")
-        body_mods, width = _cnn(spec, shape)  # type: ignore[arg-type]
+            raise ConfigError(
+                f"kind: cnn needs image input (C, H, W), got shape {shape}; use kind: mlp"
+            )
+        body_mods, width = _cnn(spec, shape)
     head: list[nn.Module] = [td_linear(width, n_classes)]
     readout = make_readout(spec.readout)
     if getattr(readout, "spiking", False):
         head.append(
-            make_neuron("lif", where="readout", surrogate=make_surrogate(spec.surrogate, spec.surrogate_alpha))
+            make_neuron(
+                "lif",
+                where="readout",
+                surrogate=make_surrogate(spec.surrogate, spec.surrogate_alpha),
+            )
         )
     stem = nn.Sequential()
     if spec.encoder in ("direct", "repeat"):

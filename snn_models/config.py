@@ -102,7 +102,10 @@ class LayerSpec:
 
     def neuron_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`snn_models.neurons.make_neuron`."""
-        kw: dict[str, Any] = {"threshold": float(self.threshold), "learn_threshold": self.learn_threshold}
+        kw: dict[str, Any] = {
+            "threshold": float(self.threshold),
+            "learn_threshold": self.learn_threshold,
+        }
         if self.neuron == "lif":
             if self.decay is not None:
                 kw["decay"] = float(self.decay)
@@ -140,7 +143,7 @@ class NetSpec:
     dropout: float = 0.0
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> NetSpec:
+    def from_dict(cls, d: NetSpec | Mapping[str, Any]) -> NetSpec:
         """Validate a plain dict into a :class:`NetSpec` (errors name the key and the fix)."""
         if isinstance(d, NetSpec):
             return d
@@ -151,21 +154,33 @@ class NetSpec:
             raise ConfigError(f"kind: missing; choose one of {', '.join(KINDS)}")
         raw_layers = d.get("layers")
         if not isinstance(raw_layers, list | tuple) or not raw_layers:
-            raise ConfigError("layers: must be a non-empty list of layer settings, e.g. [{width: 128}]")
-        layers = tuple(LayerSpec.from_dict(layer, f"layers[{i}]") for i, layer in enumerate(raw_layers))
+            raise ConfigError(
+                "layers: must be a non-empty list of layer settings, e.g. [{width: 128}]"
+            )
+        layers = tuple(
+            LayerSpec.from_dict(layer, f"layers[{i}]") for i, layer in enumerate(raw_layers)
+        )
         spec = cls(**{**d, "layers": layers})
         spec.validate()
         return spec
 
     def validate(self) -> None:
         if self.kind not in KINDS:
-            raise ConfigError(f"kind: unknown network kind {self.kind!r}; choose one of {', '.join(KINDS)}")
-        if isinstance(self.timesteps, bool) or not isinstance(self.timesteps, int) or self.timesteps < 1:
+            raise ConfigError(
+                f"kind: unknown network kind {self.kind!r}; choose one of {', '.join(KINDS)}"
+            )
+        if (
+            isinstance(self.timesteps, bool)
+            or not isinstance(self.timesteps, int)
+            or self.timesteps < 1
+        ):
             raise ConfigError(f"timesteps: must be a positive integer, got {self.timesteps!r}")
         for key, table in (("encoder", ENCODERS), ("readout", READOUTS), ("surrogate", SURROGATES)):
             value = getattr(self, key)
             if value not in table:
-                raise ConfigError(f"{key}: unknown {key} {value!r}; choose one of {', '.join(table)}")
+                raise ConfigError(
+                    f"{key}: unknown {key} {value!r}; choose one of {', '.join(table)}"
+                )
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout: must be in [0, 1), got {self.dropout}")
         for i, layer in enumerate(self.layers):

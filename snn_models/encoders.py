@@ -68,5 +68,7 @@ def make_encoder(name: str, timesteps: int) -> Encoder:
     try:
         cls = ENCODERS[name]
     except KeyError:
-        raise ConfigError(f"encoder: unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}") from None
+        raise ConfigError(
+            f"encoder: unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}"
+        ) from None
     return cls(timesteps)

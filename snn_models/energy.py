@@ -245,7 +245,7 @@ class EnergyMeter:
         fan = self._conv_fanout(module, tuple(x.shape[2:]))
         per_position = x.sum(dim=(0, 1))  # spikes at each spatial position, all channels/steps
         out_per_group = module.out_channels // module.groups
-        return int(round(float((per_position * fan).sum()))) * out_per_group
+        return round(float((per_position * fan).sum())) * out_per_group
 
     def _conv_fanout(self, module: nn.Conv1d | nn.Conv2d, spatial: tuple[int, ...]) -> Tensor:
         """Number of output positions each input position feeds, for one in/out channel pair."""
@@ -260,7 +260,9 @@ class EnergyMeter:
             if module.padding_mode != "zeros":
                 raise ConfigError(f"energy: padding_mode {module.padding_mode!r} is not supported")
             with torch.enable_grad():  # the meter usually runs under no_grad
-                out = conv(probe, kernel, stride=module.stride, padding=pad, dilation=module.dilation)
+                out = conv(
+                    probe, kernel, stride=module.stride, padding=pad, dilation=module.dilation
+                )
                 out.sum().backward()
             assert probe.grad is not None
             self._fanout_cache[key] = probe.grad[0, 0].to(torch.float64)

@@ -43,9 +43,13 @@ def td_linear(n_in: int, n_out: int, bias: bool = True) -> TimeDistributed:
     return TimeDistributed(nn.Linear(n_in, n_out, bias=bias))
 
 
-def td_conv2d(c_in: int, c_out: int, kernel: int, padding: int = 0, stride: int = 1) -> TimeDistributed:
+def td_conv2d(
+    c_in: int, c_out: int, kernel: int, padding: int = 0, stride: int = 1
+) -> TimeDistributed:
     """A time-distributed ``nn.Conv2d`` (no bias: a BatchNorm follows it)."""
-    return TimeDistributed(nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False))
+    return TimeDistributed(
+        nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False)
+    )
 
 
 def td_batchnorm(n: int, dims: int) -> TimeDistributed:

@@ -38,4 +38,6 @@ def make_readout(name: str) -> nn.Module:
     try:
         return READOUTS[name]()
     except KeyError:
-        raise ConfigError(f"readout: unknown readout {name!r}; choose one of {', '.join(READOUTS)}") from None
+        raise ConfigError(
+            f"readout: unknown readout {name!r}; choose one of {', '.join(READOUTS)}"
+        ) from None

@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -62,8 +63,12 @@ class Surrogate(nn.Module):
         """Surrogate derivative dH/du evaluated at ``u``."""
         raise NotImplementedError
 
+    def primitive(self, u: Tensor) -> Tensor:  # pragma: no cover - abstract
+        """The smooth step whose derivative is :meth:`grad` (used to check it)."""
+        raise NotImplementedError
+
     def forward(self, u: Tensor) -> Tensor:
-        return _SpikeFn.apply(u, self)  # type: ignore[no-any-return]
+        return _SpikeFn.apply(u, self)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
@@ -85,6 +90,9 @@ class ATan(Surrogate):
         a = self.alpha
         return (a / 2) / (1 + (math.pi / 2 * a * u).square())
 
+    def primitive(self, u: Tensor) -> Tensor:
+        return torch.atan(math.pi / 2 * self.alpha * u) / math.pi + 0.5
+
 
 class Sigmoid(Surrogate):
     r"""Logistic surrogate: the derivative of :math:`s(\alpha u)`.
@@ -101,6 +109,9 @@ class Sigmoid(Surrogate):
     def grad(self, u: Tensor) -> Tensor:
         s = torch.sigmoid(self.alpha * u)
         return self.alpha * s * (1 - s)
+
+    def primitive(self, u: Tensor) -> Tensor:
+        return torch.sigmoid(self.alpha * u)
 
 
 class Triangle(Surrogate):
@@ -119,8 +130,13 @@ class Triangle(Surrogate):
         a = self.alpha
         return (1 - u.abs() / a).clamp_(min=0) / a
 
+    def primitive(self, u: Tensor) -> Tensor:
+        a = self.alpha
+        z = (u / a).clamp(-1, 1)
+        return 0.5 + z - z * z.abs() / 2
 
-SURROGATES: dict[str, type[Surrogate]] = {
+
+SURROGATES: dict[str, Callable[..., Surrogate]] = {
     "atan": ATan,
     "sigmoid": Sigmoid,
     "triangle": Triangle,

@@ -106,7 +106,7 @@ def _reverse_scan(
     """
     T = g_s.shape[0]
     g_h = torch.empty_like(sg)
-    gv = g_vT if g_vT is not None else torch.zeros_like(v_init)
+    gv: Tensor = g_vT if g_vT is not None else torch.zeros_like(v_init)
     per_step_jac = isinstance(jac, Tensor) and jac.dim() > 0
     if dv_ds is None:
         a = g_s * sg  # the part of dL/dh that does not depend on the future
@@ -143,7 +143,7 @@ class LinearMultiStep(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         x_seq: Tensor,
         v_init: Tensor,
@@ -175,8 +175,7 @@ class LinearMultiStep(torch.autograd.Function):
         u = h_seq - th
         sg = surrogate.grad(u)
         s = (h_seq > th).to(h_seq.dtype)
-        if g_s is None:
-            g_s = torch.zeros_like(h_seq)
+        g_s = g_s if g_s is not None else torch.zeros_like(h_seq)
         keep = None if soft else 1 - s
         if detach:
             dv_ds: Tensor | float | None = None
@@ -186,7 +185,9 @@ class LinearMultiStep(torch.autograd.Function):
 
         g_beta = g_theta = None
         if isinstance(beta, Tensor) and ctx.needs_input_grad[2]:
-            v_post = torch.where(s > 0, h_seq - th, h_seq) if soft else h_seq.masked_fill(s > 0, v_reset)
+            v_post = (
+                torch.where(s > 0, h_seq - th, h_seq) if soft else h_seq.masked_fill(s > 0, v_reset)
+            )
             v_prev = torch.cat([v_init.unsqueeze(0), v_post[:-1]])
             g_beta = (g_h * v_prev).sum().reshape(beta.shape)
         if isinstance(theta, Tensor) and ctx.needs_input_grad[3]:
@@ -196,8 +197,8 @@ class LinearMultiStep(torch.autograd.Function):
                 g_v_after = _grad_wrt_v_post(g_h, b, g_vT)
                 gt = gt - (g_v_after * s).sum()
             g_theta = gt.reshape(theta.shape)
-        g_v0 = g_v0 if ctx.needs_input_grad[1] else None
-        return g_h, g_v0, g_beta, g_theta, None, None, None, None
+        g_v_init = g_v0 if ctx.needs_input_grad[1] else None
+        return g_h, g_v_init, g_beta, g_theta, None, None, None, None
 
 
 def _grad_wrt_v_post(g_h: Tensor, jac: Scalar | Tensor, g_vT: Tensor | None) -> Tensor:
@@ -215,7 +216,7 @@ class BIFMultiStep(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         x_seq: Tensor,
         v_init: Tensor,
@@ -247,8 +248,7 @@ class BIFMultiStep(torch.autograd.Function):
         sg = surrogate.grad(h_seq - th)
         fired = h_seq > th
         s = fired.to(h_seq.dtype)
-        if g_s is None:
-            g_s = torch.zeros_like(h_seq)
+        g_s = g_s if g_s is not None else torch.zeros_like(h_seq)
         # v_{t-1} for every step, then dh_t/dv_{t-1} = 1 + 2c (v_{t-1} - m), zero where clamped.
         v_post = h_seq.masked_fill(fired, p.v_reset)
         v_prev = torch.cat([v_init.unsqueeze(0), v_post[:-1]])
@@ -261,5 +261,5 @@ class BIFMultiStep(torch.autograd.Function):
         if isinstance(theta, Tensor) and ctx.needs_input_grad[2]:
             ds = g_s if ds_all is None else ds_all
             g_theta = (-(ds * sg).sum()).reshape(theta.shape)
-        g_v0 = g_v0 if ctx.needs_input_grad[1] else None
-        return g_x, g_v0, g_theta, None, None, None
+        g_v_init = g_v0 if ctx.needs_input_grad[1] else None
+        return g_x, g_v_init, g_theta, None, None, None

@@ -38,6 +38,8 @@ class BaseNeuron(nn.Module):
         step_mode: ``"s"`` for ``[B, ...]`` input, ``"m"`` for ``[T, B, ...]`` (default).
     """
 
+    v: Tensor | None
+
     def __init__(
         self,
         *,
@@ -78,7 +80,9 @@ class BaseNeuron(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.step_mode == "m":
             if x.dim() < 2:
-                raise ConfigError(f"multi-step input must be [T, B, ...], got shape {tuple(x.shape)}")
+                raise ConfigError(
+                    f"multi-step input must be [T, B, ...], got shape {tuple(x.shape)}"
+                )
             v0 = self.v if self.v is not None else self.initial_v(x[0])
             spikes, self.v = self.multi_step(x, v0)
         else:

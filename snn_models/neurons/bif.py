@@ -101,8 +101,13 @@ class BIFNode(BaseNeuron):
         if init_noise < 0:
             raise ConfigError(f"BIF init_noise must be >= 0, got {init_noise}")
         self.consts = BIFConstants(
-            tau=float(tau), a0=float(a0), v_rest=float(v_rest), v_c=float(v_c),
-            v_reset=float(v_reset), v_min=float(v_min), v_max=float(v_max),
+            tau=float(tau),
+            a0=float(a0),
+            v_rest=float(v_rest),
+            v_c=float(v_c),
+            v_reset=float(v_reset),
+            v_min=float(v_min),
+            v_max=float(v_max),
         )
         self.a0 = float(a0)
         self.init_noise = float(init_noise)
@@ -119,7 +124,7 @@ class BIFNode(BaseNeuron):
         return v
 
     def multi_step(self, x_seq: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        return BIFMultiStep.apply(  # type: ignore[no-any-return]
+        return BIFMultiStep.apply(
             x_seq, v, self.threshold, self.consts, self.detach_reset, self.surrogate
         )
 

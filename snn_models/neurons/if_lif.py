@@ -77,7 +77,9 @@ class LIFNode(BaseNeuron):
             decay = 1.0 - 1.0 / tau
         if not 0.0 <= decay <= 1.0:
             raise ConfigError(f"LIF decay must be in [0, 1], got {decay}")
-        self.decay: Tensor | float = nn.Parameter(torch.tensor(float(decay))) if learn_decay else float(decay)
+        self.decay: Tensor | float = (
+            nn.Parameter(torch.tensor(float(decay))) if learn_decay else float(decay)
+        )
         self.v_reset = float(v_reset)
         self.soft_reset = soft_reset
 
@@ -85,19 +87,22 @@ class LIFNode(BaseNeuron):
         return self.decay.clamp(0.0, 1.0) if isinstance(self.decay, Tensor) else self.decay
 
     def multi_step(self, x_seq: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        return LinearMultiStep.apply(  # type: ignore[no-any-return]
-            x_seq, v, self._beta(), self.threshold, self.v_reset, self.soft_reset,
-            self.detach_reset, self.surrogate,
+        return LinearMultiStep.apply(
+            x_seq,
+            v,
+            self._beta(),
+            self.threshold,
+            self.v_reset,
+            self.soft_reset,
+            self.detach_reset,
+            self.surrogate,
         )
 
     def single_step(self, x: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         h = lif_charge(v, x, self._beta())
         s = self.surrogate(h - self.threshold)
         sr = s.detach() if self.detach_reset else s
-        if self.soft_reset:
-            v_new = h - self.threshold * sr
-        else:
-            v_new = h * (1 - sr) + self.v_reset * sr
+        v_new = h - self.threshold * sr if self.soft_reset else h * (1 - sr) + self.v_reset * sr
         return s, v_new
 
     def extra_repr(self) -> str:

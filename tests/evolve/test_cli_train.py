@@ -1,0 +1,90 @@
+"""`evolve train` end to end, through the real console entry point in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def evolve(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "evolve", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_train_spiking_mlp_on_digits_reaches_95_percent(tmp_path: Path) -> None:
+    proc = evolve(
+        "train", "--data", "digits", "--arch", "mlp", "--no-progress", "--out", "runs", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "test accuracy" in proc.stdout and "energy / inference" in proc.stdout
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["test_accuracy"] >= 0.95
+    assert 0 < result["energy_uj_per_inference"] < result["ann_energy_uj_per_inference"]
+    assert set(result["firing_rates"]) == {"body.0", "body.2"}
+    assert all(0 < r < 1 for r in result["firing_rates"].values())
+    assert "epoch 0" in (run_dir / "log.txt").read_text()
+    assert (run_dir / "config.yaml").exists() and (run_dir / "model.pt").exists()
+
+
+def test_train_cnn_with_bif_layer_from_yaml(tmp_path: Path) -> None:
+    (tmp_path / "net.yaml").write_text(
+        "kind: cnn\ntimesteps: 3\nlayers:\n  - {width: 8, neuron: lif}\n  - {width: 8, neuron: bif, threshold: 0.9}\n"
+        "train: {epochs: 2, batch_size: 32}\n"
+    )
+    proc = evolve("train", "--arch", "net.yaml", "--no-progress", "--out", "runs", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "(BIF)" in proc.stdout
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    result = json.loads((run_dir / "result.json").read_text())
+    assert len(result["history"]) == 2
+    assert result["test_accuracy"] > 0.6  # two epochs: far above chance (0.1)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--neuron", "alif"], "unknown neuron type 'alif'"),
+        (["--timesteps", "0"], "timesteps: must be a positive integer"),
+        (["--timesteps", "-2"], "timesteps: must be a positive integer"),
+        (["--neuron", "lif,bif,if"], "--neuron: got 3 values for 2 layers"),
+        (
+            ["--data", "fashion_mnist", "--data-dir", "empty"],
+            "apt-get install dataset-fashion-mnist",
+        ),
+        (["--arch", "missing.yaml"], "missing.yaml not found"),
+        (["--arch", "bad.yaml"], "bad.yaml:3: invalid YAML"),
+        (["--arch", "transformer"], "unknown preset 'transformer'"),
+        (["--epochs", "0"], "--epochs must be >= 1"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "bad.yaml").write_text("kind: mlp\nlayers: [ {width: 4\n")
+    proc = evolve("train", *args, "--no-progress", "--out", "runs", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_wrong_flag_exits_2(tmp_path: Path) -> None:
+    proc = evolve("train", "--neurons", "lif", cwd=tmp_path)
+    assert proc.returncode == 2 and "unrecognized arguments: --neurons" in proc.stderr
+
+
+def test_help_explains_the_command(tmp_path: Path) -> None:
+    proc = evolve("train", "--help", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert "energy per inference" in proc.stdout and "--neuron" in proc.stdout

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from evolve.datasets import FASHION_MNIST_DIR, load_dataset, read_idx
+from evolve.errors import DataError
+
+
+def test_digits_split_is_fixed_stratified_and_disjoint() -> None:
+    a = load_dataset("digits", seed=0)
+    b = load_dataset("digits", seed=0)
+    c = load_dataset("digits", seed=1)
+    assert (len(a.train), len(a.val), len(a.test)) == (1257, 270, 270)
+    assert torch.equal(a.test.x, b.test.x) and torch.equal(a.test.y, b.test.y)
+    assert not torch.equal(a.test.y, c.test.y)
+    assert a.input_shape == (1, 8, 8) and a.n_classes == 10
+    assert float(a.train.x.min()) == 0.0 and float(a.train.x.max()) == 1.0
+    counts = torch.bincount(a.test.y, minlength=10)
+    assert int(counts.min()) >= 25  # stratified: every class present in ~equal share
+    rows = {tuple(r) for r in a.train.x.flatten(1).numpy().round(4).tolist()}
+    overlap = sum(tuple(r) in rows for r in a.test.x.flatten(1).numpy().round(4).tolist())
+    assert overlap < 5  # digits has a few exact duplicate images; splits are otherwise disjoint
+
+
+def _write_idx(path: Path, arr: np.ndarray) -> None:
+    header = bytes([0, 0, 0x08, arr.ndim]) + struct.pack(">" + "I" * arr.ndim, *arr.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + arr.astype(np.uint8).tobytes())
+
+
+def test_idx_reader_round_trips(tmp_path: Path) -> None:
+    arr = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    _write_idx(tmp_path / "x-idx3-ubyte.gz", arr)
+    np.testing.assert_array_equal(read_idx(tmp_path / "x-idx3-ubyte.gz"), arr)
+
+
+def test_idx_reader_rejects_garbage(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.gz"
+    with gzip.open(bad, "wb") as f:
+        f.write(b"PK\x03\x04 not an idx file")
+    with pytest.raises(DataError, match="not an IDX file"):
+        read_idx(bad)
+
+
+def test_fashion_mnist_from_a_folder_of_idx_files(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 200), ("t10k", 50)):
+        _write_idx(tmp_path / f"{split}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
+        _write_idx(tmp_path / f"{split}-labels-idx1-ubyte.gz", np.arange(n) % 10)
+    d = load_dataset("fashion_mnist", data_dir=tmp_path)
+    assert (len(d.train), len(d.val), len(d.test)) == (180, 20, 50)
+    assert d.input_shape == (1, 28, 28) and d.train.x.shape[1:] == (1, 28, 28)
+
+
+def test_missing_fashion_mnist_names_the_package(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist"):
+        load_dataset("fashion_mnist", data_dir=tmp_path)
+
+
+@pytest.mark.skipif(
+    not FASHION_MNIST_DIR.exists(), reason="Debian package dataset-fashion-mnist not installed"
+)
+def test_real_fashion_mnist_files() -> None:
+    d = load_dataset("fashion_mnist")
+    assert (len(d.train) + len(d.val), len(d.test)) == (60_000, 10_000)
+    assert torch.bincount(d.test.y).tolist() == [1000] * 10
+
+
+def test_unknown_data_set() -> None:
+    with pytest.raises(DataError, match="unknown data set 'cifar100'"):
+        load_dataset("cifar100")
