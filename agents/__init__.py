@@ -1,1 +1,93 @@
+"""How to explore: agents that propose architectures and learn from their results.
 
+An agent asks a search space for candidates (define-by-run), hands them out as proposals, is told
+their accuracy and energy, stops dominated ones early, and keeps the Pareto front. Agents are
+chosen by name from :data:`AGENTS`, an explicit name → import-function table: adding one is a new
+file plus one line there. ``ray`` is imported only when asked for.
+
+This package never imports torch, ``snn_models`` or ``evolve`` (DESIGN.md §1).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from agents.base import Agent, Proposal, SearchSpaceLike
+from agents.early_stopping import MultiObjectiveStopper, StopDecision
+from agents.errors import AgentError, StudyExistsError
+from agents.objectives import OBJECTIVES, Constraint, Objective, parse_objectives
+from agents.optuna_agent import OptunaAgent
+from agents.pareto import dominates, hypervolume, pareto_front
+from agents.samplers import SAMPLERS
+
+__all__ = [
+    "AGENTS",
+    "OBJECTIVES",
+    "SAMPLERS",
+    "SAMPLER_NAMES",
+    "Agent",
+    "AgentError",
+    "Constraint",
+    "MultiObjectiveStopper",
+    "Objective",
+    "OptunaAgent",
+    "Proposal",
+    "SearchSpaceLike",
+    "StopDecision",
+    "StudyExistsError",
+    "dominates",
+    "hypervolume",
+    "make_agent",
+    "pareto_front",
+    "parse_objectives",
+]
+
+#: Every name ``--sampler`` accepts.
+SAMPLER_NAMES: tuple[str, ...] = ("auto", *SAMPLERS)
+
+
+def _optuna_agent() -> type[Any]:
+    return OptunaAgent
+
+
+def _ray_agent() -> type[Any]:
+    try:
+        module = importlib.import_module("agents.ray_agent")
+    except ModuleNotFoundError as error:
+        if error.name != "agents.ray_agent":
+            raise
+        raise AgentError(
+            "the 'ray' agent arrives with the distributed-search issue; use --agent optuna"
+        ) from None
+    agent_class: type[Any] = module.RayAgent
+    return agent_class
+
+
+#: Agent name → function importing its class (so ``ray`` loads only when chosen).
+AGENTS: dict[str, Callable[[], type[Any]]] = {
+    "optuna": _optuna_agent,
+    "ray": _ray_agent,
+}
+
+
+def make_agent(name: str, **kwargs: Any) -> Agent:
+    """Builds the agent called ``name`` with keyword arguments for its constructor.
+
+    Args:
+        name: A key of :data:`AGENTS`.
+        **kwargs: The agent's constructor arguments (see :class:`OptunaAgent`).
+
+    Returns:
+        The agent.
+
+    Raises:
+        AgentError: On an unknown name (the message lists the valid ones), or an agent that is
+            not available.
+    """
+    loader = AGENTS.get(name)
+    if loader is None:
+        raise AgentError(f"unknown agent {name!r}; choose from {', '.join(AGENTS)}")
+    agent: Agent = loader()(**kwargs)
+    return agent

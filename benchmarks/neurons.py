@@ -642,7 +642,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--rounds",
         type=int,
         default=None,
-        help="rounds for W3 and W1 (W2 gets a third of it, at least 3); default 40/40/12",
+        help="rounds for W3 and W1 (W2 gets a third of it, at least 3); default 60/60/20",
     )
     p.add_argument("--quick", action="store_true", help="a few rounds only (smoke test)")
     return p.parse_args(argv)
@@ -655,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.rounds is not None:
         rounds, warmup = {"W3": args.rounds, "W1": args.rounds, "W2": max(3, args.rounds // 3)}, 3
     else:
-        rounds, warmup = {"W3": 40, "W1": 40, "W2": 12}, 3
+        rounds, warmup = {"W3": 60, "W1": 60, "W2": 20}, 3
     torch.manual_seed(SEED)
     started = time.perf_counter()
     load_before = os.getloadavg()

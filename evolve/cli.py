@@ -6,8 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from evolve import train_cmd
+from agents import AgentError
+from evolve import search_cmd, show_cmd, spaces_cmd, train_cmd
 from evolve.errors import UserError
+from search_spaces import SpaceError
 from snn_models.errors import ConfigError
 
 EXIT_BAD_INPUT = 2
@@ -22,6 +24,9 @@ def make_parser() -> argparse.ArgumentParser:
         ),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    search_cmd.add_parser(sub)
+    show_cmd.add_parser(sub)
+    spaces_cmd.add_parser(sub)
     train_cmd.add_parser(sub)
     return parser
 
@@ -31,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (UserError, ConfigError) as e:
+    except (UserError, ConfigError, SpaceError, AgentError) as e:
         print(f"evolve: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -1,0 +1,142 @@
+"""What a search leaves behind: ``trials.parquet`` (one row per trial) and ``pareto.json``.
+
+Both are derived from the Optuna study — the single record of trials — and rewritten atomically
+after every trial, so a crash never leaves them half-written or out of step by more than the
+trial that was running.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from agents import Objective, hypervolume, pareto_front
+from evolve.runfolder import write_json
+
+FEASIBLE_ATTR = "constraint_values"
+
+
+def _feasible(trial: optuna.trial.FrozenTrial) -> bool:
+    cons = trial.system_attrs.get("constraints") or trial.user_attrs.get(FEASIBLE_ATTR)
+    if cons is None:
+        return True
+    return all(c <= 0 for c in cons)
+
+
+def finished_points(
+    study: optuna.Study, objectives: Sequence[Objective]
+) -> list[tuple[optuna.trial.FrozenTrial, list[float]]]:
+    """COMPLETE, feasible trials with finite values, in trial order (pruned trials never count)."""
+    out = []
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        if t.values is None or len(t.values) != len(objectives):
+            continue
+        if not all(math.isfinite(v) for v in t.values) or not _feasible(t):
+            continue
+        out.append((t, list(t.values)))
+    return out
+
+
+def pareto_summary(
+    study: optuna.Study, objectives: Sequence[Objective], reference: Mapping[str, float]
+) -> dict[str, Any]:
+    """The front (non-dominated COMPLETE trials), its hypervolume and the hypervolume history."""
+    directions = [o.direction for o in objectives]
+    ref = [float(reference[o.name]) for o in objectives]
+    pts = finished_points(study, objectives)
+    front_idx = pareto_front([p for _, p in pts], directions) if pts else []
+    front = []
+    for i in sorted(front_idx, key=lambda i: pts[i][1][0], reverse=directions[0] == "maximize"):
+        t, vals = pts[i]
+        front.append(
+            {
+                "trial": t.number,
+                "values": dict(zip([o.name for o in objectives], vals, strict=True)),
+                "test_accuracy": t.user_attrs.get("test_accuracy"),
+                "arch": t.user_attrs.get("arch", t.params),
+            }
+        )
+    history = []
+    for k in range(1, len(pts) + 1):
+        history.append(
+            {
+                "trial": pts[k - 1][0].number,
+                "hypervolume": hypervolume([p for _, p in pts[:k]], ref, directions),
+            }
+        )
+    counts: dict[str, int] = {}
+    for t in study.get_trials(deepcopy=False):
+        counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
+    return {
+        "study": study.study_name,
+        "objectives": [{"name": o.name, "direction": o.direction} for o in objectives],
+        "reference_point": dict(zip([o.name for o in objectives], ref, strict=True)),
+        "front": front,
+        "hypervolume": history[-1]["hypervolume"] if history else 0.0,
+        "hypervolume_history": history,
+        "trial_counts": counts,
+    }
+
+
+def trial_rows(study: optuna.Study, objectives: Sequence[Objective]) -> list[dict[str, Any]]:
+    """One flat row per trial: number, state, objectives, parameters, diagnostics."""
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        row: dict[str, Any] = {
+            "number": t.number,
+            "state": t.state.name,
+            "datetime_start": t.datetime_start,
+            "datetime_complete": t.datetime_complete,
+            "duration_s": t.duration.total_seconds() if t.duration else None,
+        }
+        values = (
+            t.values
+            if t.values is not None and len(t.values) == len(objectives)
+            else [None] * len(objectives)
+        )
+        for o, v in zip(objectives, values, strict=True):
+            row[o.name] = v
+        for k, v in t.params.items():
+            row[f"param.{k}"] = v
+        for k, v in t.user_attrs.items():
+            if k in ("arch", "curve") or isinstance(v, dict | list):
+                row[k] = json.dumps(v, default=str)
+            else:
+                row[k] = v
+        rows.append(row)
+    return rows
+
+
+def write_trials_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Write ``rows`` as Parquet atomically."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_results(
+    run_dir: Path,
+    study: optuna.Study,
+    objectives: Sequence[Objective],
+    reference: Mapping[str, float],
+) -> dict[str, Any]:
+    """Rewrite ``pareto.json`` and ``trials.parquet`` from the study; return the Pareto summary."""
+    summary = pareto_summary(study, objectives, reference)
+    write_json(run_dir / "pareto.json", summary)
+    write_trials_parquet(run_dir / "trials.parquet", trial_rows(study, objectives))
+    return summary

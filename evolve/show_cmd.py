@@ -1,0 +1,93 @@
+"""``evolve show``: the Pareto front of a run as a table, its hypervolume, best per objective."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+
+from agents import parse_objectives
+from evolve.errors import UserError
+from evolve.results import pareto_summary
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "show",
+        help="show a search's Pareto front, hypervolume and trial counts",
+        description="Read a run folder's study and print the accuracy-energy front as a table.",
+    )
+    p.add_argument(
+        "run", nargs="?", type=Path, help="run folder, e.g. runs/hybrid_neuron-20261128-101500"
+    )
+    p.add_argument("--study", help="study name (the folder under --out) instead of a path")
+    p.add_argument(
+        "--out", type=Path, default=Path("runs"), help="where run folders are (default runs/)"
+    )
+    p.set_defaults(func=run)
+
+
+def load_run(run_dir: Path) -> tuple[optuna.Study, dict[str, Any]]:
+    cfg_path = run_dir / "config.yaml"
+    if not cfg_path.exists():
+        raise UserError(
+            f"{run_dir} is not a search run folder (no config.yaml); list runs with `ls runs/`"
+        )
+    cfg = yaml.safe_load(cfg_path.read_text())
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.load_study(study_name=run_dir.name, storage=cfg["storage"])
+    except KeyError:
+        raise UserError(
+            f"{run_dir}: its storage {cfg['storage']} holds no study {run_dir.name!r}"
+        ) from None
+    return study, cfg
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    names = [o["name"] for o in summary["objectives"]]
+    lines = [
+        f"study {summary['study']}: "
+        + ", ".join(f"{v} {k}" for k, v in sorted(summary["trial_counts"].items()))
+    ]
+    ref = ", ".join(f"{k} {v:.4g}" for k, v in summary["reference_point"].items())
+    lines.append(f"hypervolume {summary['hypervolume']:.6g} (reference point: {ref})")
+    if not summary["front"]:
+        lines.append("no finished trial yet: the front is empty")
+        return "\n".join(lines)
+    header = ["trial", *names, "test_accuracy", "neurons", "T"]
+    rows = []
+    for f in summary["front"]:
+        arch = f.get("arch") or {}
+        neurons = ",".join(str(v) for k, v in arch.items() if k.endswith(".neuron"))
+        rows.append(
+            [
+                str(f["trial"]),
+                *(f"{f['values'][n]:.4g}" for n in names),
+                "" if f.get("test_accuracy") is None else f"{f['test_accuracy']:.4f}",
+                neurons,
+                str(arch.get("timesteps", "")),
+            ]
+        )
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    lines.append(f"Pareto front ({len(rows)} trials):")
+    lines.append("  " + "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    lines.extend("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+    for o in summary["objectives"]:
+        name, sign = o["name"], 1.0 if o["direction"] == "maximize" else -1.0
+        best = max(summary["front"], key=lambda f: sign * float(f["values"][name]))
+        lines.append(f"best {name}: {best['values'][name]:.4g} (trial {best['trial']})")
+    return "\n".join(lines)
+
+
+def run(a: argparse.Namespace) -> int:
+    if a.run is None and a.study is None:
+        raise UserError("give a run folder (evolve show runs/NAME) or --study NAME")
+    run_dir = a.run if a.run is not None else a.out / a.study
+    study, cfg = load_run(run_dir)
+    summary = pareto_summary(study, parse_objectives(cfg["objectives"]), cfg["reference_point"])
+    print(format_summary(summary))
+    return 0

@@ -1,0 +1,131 @@
+"""One search trial: build the candidate, train it, measure it, return objectives + diagnostics.
+
+The trial is a pure evaluator (NNI's separation): it does not know which agent proposed the
+candidate or where results are stored. It reports per-epoch values through a callback so the
+agent's multi-objective early stopping can stop it, and returns a :class:`TrialOutcome`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+import snn_models
+from evolve.arch import arch_to_specs
+from evolve.datasets import Dataset, Split
+from evolve.training import EpochRecord, TrainConfig, evaluate, train
+from snn_models.energy import EnergyReport, measure_energy
+from snn_models.functional import spiking_layers
+
+#: Called after every epoch with (epoch, {"val_accuracy": ..., "energy_uj": ...}); True = stop.
+ReportFn = Callable[[int, Mapping[str, float]], bool]
+
+ENERGY_PROBE_SAMPLES = 128  # validation samples used for the cheap per-epoch energy estimate
+
+
+@dataclass(frozen=True)
+class TrialSettings:
+    """What every trial of a search shares (the per-candidate choices come from the ArchSpec)."""
+
+    epochs: int = 8
+    batch_size: int = 64
+    lr: float = 3e-3
+    seed: int = 0
+    energy_profile: str = "45nm_fp32"
+
+
+@dataclass
+class TrialOutcome:
+    """Objective values (accuracy on validation, energy from validation spikes) and diagnostics."""
+
+    values: dict[str, float]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    stopped_early: bool = False
+
+
+def _energy(
+    model: torch.nn.Module, split: Split, profile: str, limit: int | None = None
+) -> EnergyReport:
+    n = len(split) if limit is None else min(limit, len(split))
+    return measure_energy(
+        model, (x for x, _ in Split(split.x[:n], split.y[:n]).batches(256)), profile=profile
+    )
+
+
+@torch.no_grad()
+def _latency_ms(model: torch.nn.Module, split: Split, n: int = 64) -> float:
+    """Wall-clock milliseconds per sample for a batch of ``n`` on this machine (eval mode)."""
+    model.eval()
+    x = split.x[:n]
+    model(x)  # warm-up
+    t0 = time.perf_counter()
+    model(x)
+    return 1000 * (time.perf_counter() - t0) / len(x)
+
+
+def evaluate_trial(
+    arch: Mapping[str, Any],
+    data: Dataset,
+    settings: TrialSettings,
+    *,
+    report: ReportFn | None = None,
+) -> TrialOutcome:
+    """Build, train (select on validation), and measure one candidate.
+
+    Raises:
+        snn_models.ConfigError / evolve.errors.UserError: the candidate cannot be built.
+        FloatingPointError: training diverged.
+    """
+    t0 = time.perf_counter()
+    net_dict, train_over = arch_to_specs(arch)
+    spec = snn_models.NetSpec.from_dict(net_dict)
+    torch.manual_seed(settings.seed)
+    model = snn_models.build(spec, data.input_shape, data.n_classes)
+    cfg = TrainConfig(
+        epochs=int(train_over.get("epochs", settings.epochs)),
+        batch_size=int(train_over.get("batch_size", settings.batch_size)),
+        lr=float(train_over.get("lr", settings.lr)),
+        weight_decay=float(train_over.get("weight_decay", 0.0)),
+        seed=settings.seed,
+        progress=False,
+    )
+
+    def on_epoch(rec: EpochRecord) -> bool:
+        if report is None:
+            return False
+        probe = _energy(model, data.val, settings.energy_profile, ENERGY_PROBE_SAMPLES)
+        return report(rec.epoch, {"val_accuracy": rec.val_acc, "energy_uj": probe.energy_uj})
+
+    result = train(model, data.train, data.val, cfg, on_epoch=on_epoch)
+    energy = _energy(model, data.val, settings.energy_profile)
+    test_acc = evaluate(model, data.test)
+    latency = _latency_ms(model, data.val)
+    kinds = {
+        name: type(m).__name__.removesuffix("Node").lower()
+        for name, m in spiking_layers(model).items()
+    }
+    attrs: dict[str, Any] = {
+        "test_accuracy": test_acc,
+        "val_accuracy": result.best_val_acc,
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "stopped_early": result.stopped_early,
+        "energy_uj": energy.energy_uj,
+        "ann_energy_uj": energy.ann_energy_uj,
+        "energy_ratio_to_ann": energy.ratio_to_ann,
+        "sops": energy.total_sops,
+        "macs": energy.total_macs,
+        "firing_rates": energy.firing_rates,
+        "spikes_per_inference": energy.spikes_per_inference,
+        "neuron_types": kinds,
+        "n_params": sum(p.numel() for p in model.parameters()),
+        "latency_ms": latency,
+        "train_seconds": result.seconds,
+        "wall_seconds": time.perf_counter() - t0,
+    }
+    values = {"accuracy": result.best_val_acc, "energy_uj": energy.energy_uj, "latency_ms": latency}
+    return TrialOutcome(values=values, attrs=attrs, stopped_early=result.stopped_early)

@@ -1,0 +1,45 @@
+"""Every space in the library: 20 random samples each build a model that runs and costs finite energy."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from evolve.arch import arch_to_specs
+from search_spaces import RandomSuggester, list_spaces, load_space
+from snn_models import NetSpec, build, measure_energy
+
+SPACES = sorted(list_spaces())
+
+
+def test_the_library_is_not_empty() -> None:
+    assert "hybrid_neuron" in SPACES
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_samples_build_run_and_cost_finite_energy(name: str) -> None:
+    space = load_space(name)
+    suggester = RandomSuggester(seed=0)
+    x = torch.rand(4, 1, 8, 8)
+    for _ in range(20):
+        arch = space.sample(suggester)
+        assert space.contains(arch)
+        net, train = arch_to_specs(arch)
+        model = build(NetSpec.from_dict(net), (1, 8, 8), 10)
+        out = model(x)
+        assert out.shape == (4, 10) and bool(torch.isfinite(out).all())
+        report = measure_energy(model, [x])
+        assert math.isfinite(report.energy_uj) and report.energy_uj > 0
+        assert all(0 <= r <= 1 for r in report.firing_rates.values())
+        assert set(train) <= {"lr", "batch_size", "epochs", "weight_decay"}
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_default_is_inside_and_buildable(name: str) -> None:
+    space = load_space(name)
+    arch = space.default()
+    assert space.contains(arch)
+    net, _ = arch_to_specs(arch)
+    build(NetSpec.from_dict(net), (1, 8, 8), 10)

@@ -1,0 +1,158 @@
+"""`evolve search`, `evolve show` and `evolve spaces` end to end, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+
+
+def evolve(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "evolve", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _study(run_dir: Path) -> optuna.Study:
+    return optuna.load_study(study_name=run_dir.name, storage=f"sqlite:///{run_dir / 'study.db'}")
+
+
+def test_four_trial_search_leaves_a_consistent_run(tmp_path: Path) -> None:
+    proc = evolve(
+        "search", "--trials", "4", "--epochs", "1", "--study", "s4", "--no-progress", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    run_dir = tmp_path / "runs" / "s4"
+    study = _study(run_dir)
+    finished = [t for t in study.trials if t.state in FINISHED]
+    assert len(finished) == 4
+    assert "Pareto front" in proc.stdout
+
+    pareto = json.loads((run_dir / "pareto.json").read_text())
+    assert pareto["front"], "a search with finished trials has a non-empty front"
+    complete = {t.number: t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE}
+    for point in pareto["front"]:
+        t = complete[point["trial"]]  # only COMPLETE trials are on the front
+        assert point["values"] == {"accuracy": t.values[0], "energy_uj": t.values[1]}
+        assert point["test_accuracy"] == t.user_attrs["test_accuracy"]
+    assert pareto["hypervolume"] > 0
+    assert len(pareto["hypervolume_history"]) == len(complete)
+
+    df = pd.read_parquet(run_dir / "trials.parquet")
+    assert sorted(df["number"]) == [t.number for t in study.trials]
+    for _, row in df.iterrows():
+        t = study.trials[int(row["number"])]
+        assert row["state"] == t.state.name
+        if t.state == optuna.trial.TrialState.COMPLETE:
+            assert row["accuracy"] == t.values[0] and row["energy_uj"] == t.values[1]
+            assert 0 <= row["test_accuracy"] <= 1
+    for name in ("log.txt", "config.yaml", "space.yaml"):
+        assert (run_dir / name).exists(), name
+
+    shown = evolve("show", str(run_dir), cwd=tmp_path)
+    assert (
+        shown.returncode == 0 and "hypervolume" in shown.stdout and "Pareto front" in shown.stdout
+    )
+
+    again = evolve("search", "--trials", "4", "--study", "s4", "--no-progress", cwd=tmp_path)
+    assert again.returncode == 2
+    assert "already exists" in again.stderr and "--resume" in again.stderr
+    assert len(_study(run_dir).trials) == len(study.trials), (
+        "a refused run must not touch the study"
+    )
+
+
+def test_resume_after_sigkill_keeps_finished_trials(tmp_path: Path) -> None:
+    args = [
+        "search",
+        "--trials",
+        "4",
+        "--epochs",
+        "3",
+        "--study",
+        "k",
+        "--no-progress",
+        "--no-early-stop",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "evolve", *args],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    run_dir = tmp_path / "runs" / "k"
+    before: dict[int, tuple[float, ...]] = {}
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            if not (run_dir / "study.db").exists():
+                continue
+            try:
+                trials = _study(run_dir).trials
+            except Exception:  # the study may not be created yet
+                continue
+            done = [t for t in trials if t.state in FINISHED]
+            running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+            if done and running and len(done) < 4:
+                before = {t.number: tuple(t.values) for t in done}
+                os.kill(proc.pid, signal.SIGKILL)  # mid-trial
+                break
+        else:
+            pytest.fail("no finished trial followed by a running one within 300 s")
+    finally:
+        proc.wait(timeout=60)
+    resumed = evolve("search", "--study", "k", "--resume", "--no-progress", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    trials = _study(run_dir).trials
+    finished = [t for t in trials if t.state in FINISHED]
+    assert len(finished) == 4
+    for number, values in before.items():
+        assert trials[number].state in FINISHED and tuple(trials[number].values) == values
+    assert any(t.state == optuna.trial.TrialState.FAIL for t in trials), (
+        "the killed trial is marked FAIL"
+    )
+
+
+def test_spaces_lists_and_describes(tmp_path: Path) -> None:
+    listed = evolve("spaces", cwd=tmp_path)
+    assert listed.returncode == 0 and "hybrid_neuron" in listed.stdout
+    described = evolve("spaces", "hybrid_neuron", cwd=tmp_path)
+    assert described.returncode == 0 and "threshold" in described.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--space", "nope"], "unknown"),
+        (["--space", "bad.yaml"], "bad.yaml:"),
+        (["--objectives", "accuracy,beauty"], "beauty"),
+        (["--sampler", "annealing"], "annealing"),
+        (["--resume"], "--resume needs --study"),
+        (["--study", "ghost", "--resume"], "nothing to resume"),
+        (["--dataset", "fashion_mnist", "--data-dir", "."], "dataset-fashion-mnist"),
+    ],
+)
+def test_search_bad_input_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "bad.yaml").write_text(
+        "name: bad\nparams:\n  depth: {type: int, low: 3, high: 1}\n"
+    )
+    proc = evolve("search", *args, "--trials", "1", "--epochs", "1", "--no-progress", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
