@@ -9,7 +9,7 @@ PIN    := -c constraints.txt
 STAMP  := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv test test-slow lint format bench search train clean help
+.PHONY: venv test test-slow lint format bench bench-engine bench-search search train clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -44,10 +44,17 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)  ## neuron/MLP/CNN speed against snnTorch and SpikingJelly
 	$(BIN)/python benchmarks/neurons.py --out runs/bench/neurons.json
 
-train: venv  ## the main job until `evolve search` lands: train one spiking MLP on digits
-	$(BIN)/evolve train --data digits --arch mlp
+bench-engine: venv  ## search-engine overhead per trial (target <= 0.3 s)
+	$(BIN)/python benchmarks/engine_overhead.py --trials 50 --out runs/bench/engine_overhead.json
 
-search: train  ## placeholder for the search engine (issue 3): runs `evolve train`
+bench-search: $(BENCH_STAMP)  ## default agent vs random search, hypervolume vs time (~20 min)
+	$(BIN)/python benchmarks/search_efficiency.py --out runs/bench/search_efficiency.json
+
+search: venv  ## set up, then search the default space (hybrid_neuron) on digits (~5 min)
+	$(BIN)/evolve search --space hybrid_neuron
+
+train: venv  ## train one spiking MLP on digits and report accuracy/energy
+	$(BIN)/evolve train --data digits --arch mlp
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
