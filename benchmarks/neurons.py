@@ -40,6 +40,9 @@ Run (``make bench`` does the first)::
 The peers come from the ``bench`` extra (``pip install -c constraints.txt -e '.[dev,bench]'``).
 torchvision is never imported (it does not load beside the CPU torch build). Timings on a
 shared machine are noisy: run it on an otherwise idle machine (the load average is recorded).
+Our fused kernels allocate ``[T, ...]``-sized tensors (16 MB on W3) on every call, so their time
+also depends on the allocator: with glibc's defaults such blocks are returned to the OS when
+freed and page-faulted in again on the next call (about a third of W3's time on a 2-core VM).
 """
 
 from __future__ import annotations
@@ -47,11 +50,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import hashlib
 import importlib.metadata
 import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -634,6 +639,21 @@ def equality_lines(equality: dict[str, Any]) -> list[str]:
     return lines
 
 
+def code_version() -> dict[str, str | None]:
+    """The git commit and a hash of the kernel source, since the kernels change between runs."""
+    import snn_models.neurons._kernels as kernels
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head: str | None = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        head = None
+    source = Path(kernels.__file__).read_bytes()
+    return {"git_head": head, "kernels_sha256": hashlib.sha256(source).hexdigest()[:16]}
+
+
 # --------------------------------------------------------------------------- main
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
@@ -684,7 +704,9 @@ def main(argv: list[str] | None = None) -> int:
         raw[workload] = times
         medians[workload] = {n: statistics.median(v) for n, v in times.items()}
         ratios[workload] = {
-            f"{OURS}/{n}": paired_ratio(times, OURS, n) for n in times if n not in (OURS,)
+            f"{OURS}/{n}": paired_ratio(times, OURS, n)
+            for n in times
+            if n not in (OURS, OURS_IF, OURS_BIF)
         }
         if workload == "W3":
             ratios[workload].update(
@@ -738,6 +760,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_after": os.getloadavg(),
         },
         "torchvision_imported": "torchvision" in sys.modules,
+        "code": code_version(),
         "config": {
             "beta": BETA,
             "sj_tau": TAU,
