@@ -103,8 +103,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--trials", type=int, default=24)
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--trials", type=int, default=80)
+    ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--out", type=Path, default=Path("runs/bench/search_efficiency.json"))
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)

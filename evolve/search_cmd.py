@@ -37,8 +37,8 @@ from search_spaces import SearchSpace, SpaceError, load_space
 from snn_models import ConfigError, NetSpec, build, measure_energy
 
 DEFAULT_SPACE = "hybrid_neuron"
-DEFAULT_TRIALS = 24
-DEFAULT_EPOCHS = 8
+DEFAULT_TRIALS = 80
+DEFAULT_EPOCHS = 12
 CONFIG_FILE = "config.yaml"
 
 
@@ -81,7 +81,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="auto (nsga2 for several objectives, tpe for one), nsga2, tpe, random, qmc",
     )
     p.add_argument("--agent", help="search agent (default optuna)")
-    p.add_argument("--dataset", help=f"one of {', '.join(sorted(DATASETS))} (default digits)")
+    p.add_argument(
+        "--dataset",
+        help=f"{', '.join(sorted(DATASETS))}, fashion-mnist, or an .npz file with x and y (default digits)",
+    )
     p.add_argument("--data-dir", type=Path, help="folder holding the data set's files")
     p.add_argument(
         "--objectives", help="comma-separated: accuracy, energy, latency (default accuracy,energy)"

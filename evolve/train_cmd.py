@@ -57,8 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--data",
         default="digits",
-        choices=sorted(DATASETS),
-        help="data set (default: digits, embedded)",
+        help=f"{', '.join(sorted(DATASETS))}, or an .npz file with arrays x and y (default: digits, embedded)",
     )
     p.add_argument(
         "--data-dir", type=Path, help="folder holding the data set's files (Fashion-MNIST IDX)"
@@ -183,7 +182,7 @@ def run(a: argparse.Namespace) -> int:
     tcfg.validate()
 
     data = load_dataset(a.data, seed=tcfg.seed, data_dir=a.data_dir)
-    run_dir = new_run_dir(a.out, f"train-{a.data}")
+    run_dir = new_run_dir(a.out, f"train-{data.name}")
     configure_logging(run_dir, verbose=a.verbose)
     write_yaml(
         run_dir / "config.yaml",

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import struct
 from pathlib import Path
 
@@ -75,3 +76,35 @@ def test_real_fashion_mnist_files() -> None:
 def test_unknown_data_set() -> None:
     with pytest.raises(DataError, match="unknown data set 'cifar100'"):
         load_dataset("cifar100")
+
+
+def test_npz_user_data_set(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    path = tmp_path / "blobs.npz"
+    np.savez(path, x=rng.random((100, 5)).astype(np.float32), y=np.arange(100) % 4 + 10)
+    d = load_dataset(str(path), seed=0)
+    assert (len(d.train), len(d.val), len(d.test)) == (70, 15, 15)
+    assert d.n_classes == 4 and d.input_shape == (5,)
+    assert set(d.train.y.tolist()) == {0, 1, 2, 3}  # labels re-indexed from 10..13
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"x": np.zeros((10, 2))}, "needs arrays 'x' (samples) and 'y' (labels)"),
+        ({"x": np.zeros((10, 2)), "y": np.zeros(9, dtype=int)}, "one integer label per sample"),
+        ({"x": np.zeros((10, 2)), "y": np.zeros(10)}, "one integer label per sample"),
+    ],
+)
+def test_bad_npz_is_named(tmp_path: Path, arrays: dict, message: str) -> None:
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(DataError, match=re.escape(message)):
+        load_dataset(str(path))
+
+
+def test_missing_npz_and_hyphenated_name(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="not found"):
+        load_dataset(str(tmp_path / "nope.npz"))
+    with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist"):
+        load_dataset("fashion-mnist", data_dir=tmp_path)
