@@ -6,11 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from agents import AgentError
 from evolve import search_cmd, show_cmd, spaces_cmd, train_cmd
 from evolve.errors import UserError
-from search_spaces import SpaceError
-from snn_models.errors import ConfigError
 
 EXIT_BAD_INPUT = 2
 
@@ -31,12 +28,30 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _is_bad_input(e: Exception) -> bool:
+    """Errors that mean "the input is wrong". Each package has its own class; one that is not
+    loaded yet cannot have raised anything, so nothing is imported here."""
+    if isinstance(e, UserError):
+        return True
+    for module, name in (
+        ("snn_models.errors", "ConfigError"),
+        ("search_spaces.errors", "SpaceError"),
+        ("agents.errors", "AgentError"),
+    ):
+        mod = sys.modules.get(module)
+        if mod is not None and isinstance(e, getattr(mod, name)):
+            return True
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (UserError, ConfigError, SpaceError, AgentError) as e:
+    except Exception as e:
+        if not _is_bad_input(e):
+            raise
         print(f"evolve: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

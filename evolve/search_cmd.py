@@ -12,29 +12,20 @@ import functools
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-import optuna
 import yaml
 from loguru import logger
-from tqdm import tqdm
 
-from agents import (
-    AgentError,
-    Constraint,
-    MultiObjectiveStopper,
-    Objective,
-    make_agent,
-    parse_objectives,
-)
-from evolve.arch import arch_to_specs
-from evolve.datasets import DATASETS, Dataset, load_dataset
 from evolve.errors import UserError
-from evolve.results import write_results
-from evolve.runfolder import configure_logging, write_yaml
-from evolve.trial import TrialSettings, evaluate_trial
-from search_spaces import SearchSpace, SpaceError, load_space
-from snn_models import ConfigError, NetSpec, build, measure_energy
+
+if TYPE_CHECKING:
+    from agents import Agent, Objective
+    from evolve.datasets import Dataset
+    from search_spaces import SearchSpace
+
+# optuna, torch and the packages below are imported inside the functions that need them, so that
+# `evolve --help` does not pay for them.
 
 DEFAULT_SPACE = "hybrid_neuron"
 DEFAULT_TRIALS = 80
@@ -83,7 +74,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--agent", help="search agent (default optuna)")
     p.add_argument(
         "--dataset",
-        help=f"{', '.join(sorted(DATASETS))}, fashion-mnist, or an .npz file with x and y (default digits)",
+        help="digits (default, embedded), fashion-mnist, or an .npz file with arrays x and y",
     )
     p.add_argument("--data-dir", type=Path, help="folder holding the data set's files")
     p.add_argument(
@@ -151,6 +142,9 @@ def _reference_point(
     space: SearchSpace, data: Dataset, objectives: Sequence[Objective], profile: str
 ) -> dict[str, float]:
     """Hypervolume reference: accuracy 0, energy = the equivalent ANN of the space's default model."""
+    from evolve.arch import arch_to_specs
+    from snn_models import NetSpec, build, measure_energy
+
     ref: dict[str, float] = {}
     for o in objectives:
         if o.threshold is not None:
@@ -171,6 +165,20 @@ def _reference_point(
 
 # ----------------------------------------------------------------------------- the run
 def run(a: argparse.Namespace) -> int:
+    import optuna
+
+    from agents import (
+        AGENTS,
+        SAMPLER_NAMES,
+        Constraint,
+        MultiObjectiveStopper,
+        make_agent,
+        parse_objectives,
+    )
+    from evolve.datasets import load_dataset
+    from evolve.runfolder import configure_logging, write_yaml
+    from search_spaces import load_space
+
     if a.resume and not a.study:
         raise UserError("--resume needs --study NAME (the run folder under --out to continue)")
     space_arg = a.space or DEFAULT_SPACE
@@ -193,6 +201,12 @@ def run(a: argparse.Namespace) -> int:
 
     space = load_space(s["space"])
     objectives = parse_objectives(s["objectives"])
+    if s["sampler"] not in SAMPLER_NAMES:
+        raise UserError(
+            f"--sampler: unknown sampler {s['sampler']!r}; choose one of {', '.join(SAMPLER_NAMES)}"
+        )
+    if s["agent"] not in AGENTS:
+        raise UserError(f"--agent: unknown agent {s['agent']!r}; choose one of {', '.join(AGENTS)}")
     constraints = (
         [Constraint("energy_uj", float(s["energy_budget_uj"]))] if s["energy_budget_uj"] else []
     )
@@ -240,7 +254,7 @@ def run(a: argparse.Namespace) -> int:
 
 
 def _loop(
-    agent: Any,
+    agent: Agent,
     space: SearchSpace,
     data: Dataset,
     s: dict[str, Any],
@@ -250,6 +264,12 @@ def _loop(
     *,
     progress: bool,
 ) -> int:
+    from tqdm import tqdm
+
+    from evolve.results import write_results
+    from evolve.trial import TrialSettings, evaluate_trial
+    from snn_models import ConfigError
+
     start = time.monotonic()
     bar = tqdm(
         total=s["trials"],
@@ -288,7 +308,9 @@ def _loop(
                 )
             else:
                 attrs = {**outcome.attrs, "arch": dict(proposal.arch)}
-                state = "pruned" if outcome.stopped_early else "complete"
+                state: Literal["pruned", "complete"] = (
+                    "pruned" if outcome.stopped_early else "complete"
+                )
                 agent.tell(
                     proposal,
                     {o.name: outcome.values[o.name] for o in objectives},
@@ -327,4 +349,4 @@ def _print_summary(summary: dict[str, Any], run_dir: Path) -> None:
     print(f"run folder: {run_dir}")
 
 
-__all__ = ["AgentError", "SpaceError", "add_parser", "run"]
+__all__ = ["add_parser", "run"]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import optuna
 import yaml
 
-from agents import parse_objectives
 from evolve.errors import UserError
-from evolve.results import pareto_summary
+
+if TYPE_CHECKING:
+    import optuna
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +36,8 @@ def load_run(run_dir: Path) -> tuple[optuna.Study, dict[str, Any]]:
         raise UserError(
             f"{run_dir} is not a search run folder (no config.yaml); list runs with `ls runs/`"
         )
+    import optuna
+
     cfg = yaml.safe_load(cfg_path.read_text())
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
@@ -87,6 +89,9 @@ def run(a: argparse.Namespace) -> int:
     if a.run is None and a.study is None:
         raise UserError("give a run folder (evolve show runs/NAME) or --study NAME")
     run_dir = a.run if a.run is not None else a.out / a.study
+    from agents import parse_objectives
+    from evolve.results import pareto_summary
+
     study, cfg = load_run(run_dir)
     summary = pareto_summary(study, parse_objectives(cfg["objectives"]), cfg["reference_point"])
     print(format_summary(summary))
