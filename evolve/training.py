@@ -33,6 +33,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     seed: int = 0
     progress: bool = True
+    clip_grad_norm: float = 100.0  # gradients above this norm are "exploding": clipped and counted
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -61,10 +62,16 @@ class TrainResult:
     best_val_acc: float = 0.0
     seconds: float = 0.0
     stopped_early: bool = False
+    exploding_grad_steps: int = 0  # steps whose gradient norm exceeded clip_grad_norm (clipped)
+    vanishing_grad_steps: int = 0  # steps whose gradient norm was below VANISHING_GRAD
+    max_grad_norm: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+
+#: A gradient norm below this is "vanishing" (recorded, not changed).
+VANISHING_GRAD = 1e-6
 
 #: Called after every epoch with the record; return True to stop training.
 EpochCallback = Callable[[EpochRecord], bool]
@@ -99,7 +106,8 @@ def train(
     """
     cfg.validate()
     torch.manual_seed(cfg.seed)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
     result = TrainResult()
     best_state: dict[str, torch.Tensor] | None = None
@@ -120,6 +128,12 @@ def train(
                 raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch}")
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad_norm))
+            result.max_grad_norm = max(result.max_grad_norm, norm)
+            if norm > cfg.clip_grad_norm:
+                result.exploding_grad_steps += 1
+            elif norm < VANISHING_GRAD:
+                result.vanishing_grad_steps += 1
             opt.step()
             total_loss += loss.item() * len(y)
             correct += int((out.argmax(1) == y).sum())

@@ -13,13 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from loguru import logger
 
 import snn_models
 from evolve.arch import arch_to_specs
 from evolve.datasets import Dataset, Split
+from evolve.selector import NeuronSelector
 from evolve.training import EpochRecord, TrainConfig, evaluate, train
 from snn_models.energy import EnergyReport, measure_energy
 from snn_models.functional import spiking_layers
+from snn_models.neurons import RUNAWAY_RATE, SILENT_RATE
 
 #: Called after every epoch with (epoch, {"val_accuracy": ..., "energy_uj": ...}); True = stop.
 ReportFn = Callable[[int, Mapping[str, float]], bool]
@@ -94,10 +97,24 @@ def evaluate_trial(
         progress=False,
     )
 
+    selector = NeuronSelector(model)
+
     def on_epoch(rec: EpochRecord) -> bool:
-        if report is None:
+        if report is None and not selector.active:
             return False
         probe = _energy(model, data.val, settings.energy_profile, ENERGY_PROBE_SAMPLES)
+        if selector.active:
+            for d in selector.on_epoch_end(rec.epoch, rec.loss, probe.firing_rates):
+                logger.info(
+                    "selector: epoch {} {} {} -> {} ({})",
+                    d.epoch,
+                    d.layer,
+                    d.before,
+                    d.after,
+                    d.reason,
+                )
+        if report is None:
+            return False
         return report(rec.epoch, {"val_accuracy": rec.val_acc, "energy_uj": probe.energy_uj})
 
     result = train(model, data.train, data.val, cfg, on_epoch=on_epoch)
@@ -108,7 +125,14 @@ def evaluate_trial(
         name: type(m).__name__.removesuffix("Node").lower()
         for name, m in spiking_layers(model).items()
     }
+    rates = energy.firing_rates
     attrs: dict[str, Any] = {
+        "dead_layers": [n for n, r in rates.items() if r < SILENT_RATE],
+        "over_excited_layers": [n for n, r in rates.items() if r > RUNAWAY_RATE],
+        "silent_output": bool(rates) and list(rates.values())[-1] == 0.0,
+        "exploding_grad_steps": result.exploding_grad_steps,
+        "vanishing_grad_steps": result.vanishing_grad_steps,
+        "max_grad_norm": result.max_grad_norm,
         "test_accuracy": test_acc,
         "val_accuracy": result.best_val_acc,
         "best_epoch": result.best_epoch,
@@ -127,5 +151,13 @@ def evaluate_trial(
         "train_seconds": result.seconds,
         "wall_seconds": time.perf_counter() - t0,
     }
+    if selector.active:
+        attrs["selector"] = selector.state()
+    for kind, names in (
+        ("dead (< 5% firing)", attrs["dead_layers"]),
+        ("over-excited (> 95%)", attrs["over_excited_layers"]),
+    ):
+        if names:
+            logger.warning("{} layers: {}", kind, ", ".join(names))
     values = {"accuracy": result.best_val_acc, "energy_uj": energy.energy_uj, "latency_ms": latency}
     return TrialOutcome(values=values, attrs=attrs, stopped_early=result.stopped_early)

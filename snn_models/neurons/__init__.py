@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from snn_models.errors import ConfigError
+from snn_models.neurons.adaptive import AdaptiveNode
 from snn_models.neurons.base import RUNAWAY_RATE, SILENT_RATE, BaseNeuron
 from snn_models.neurons.bif import BIFNode
 from snn_models.neurons.if_lif import IFNode, LIFNode
@@ -13,6 +14,7 @@ NEURONS: dict[str, type[BaseNeuron]] = {
     "if": IFNode,
     "lif": LIFNode,
     "bif": BIFNode,
+    "adaptive": AdaptiveNode,
 }
 
 
@@ -34,6 +36,7 @@ __all__ = [
     "NEURONS",
     "RUNAWAY_RATE",
     "SILENT_RATE",
+    "AdaptiveNode",
     "BIFNode",
     "BaseNeuron",
     "IFNode",
