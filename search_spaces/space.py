@@ -95,7 +95,7 @@ class SearchSpace:
             >>> n_layers = spec["depth"]
             >>> all(f"layer.{i}.neuron" in spec for i in range(n_layers))
             True
-            >>> ("layer.0.decay" in spec) == (spec["layer.0.neuron"] == "lif")
+            >>> ("layer.0.decay" in spec) == (spec["layer.0.neuron"] in ("lif", "adaptive"))
             True
         """
         return self._walk(lambda name, dim: dim.suggest(suggester, name))

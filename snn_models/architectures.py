@@ -1,4 +1,4 @@
-"""Spiking MLP and CNN built from a :class:`~snn_models.config.NetSpec`.
+"""Spiking MLP, CNN and transformer built from a :class:`~snn_models.config.NetSpec`.
 
 With ``direct`` encoding the input is the same real-valued tensor at every step, so the first
 synaptic layer (and its BatchNorm) runs once on the static input — the *stem* — and its output
@@ -8,7 +8,8 @@ energy model then counts: one dense pass of MACs for the encoding layer, SOPs fo
 ``build(spec, input_shape, n_classes)`` is a pure function: the same spec gives the same
 architecture (weights follow torch's RNG). The network takes a static input ``[B, ...]``, encodes
 it to ``[T, B, ...]``, runs the hidden layers with all T steps per neuron call, and returns class
-scores ``[B, n_classes]`` from the readout.
+scores ``[B, n_classes]`` from the readout. The transformer's stem and body come from
+:func:`snn_models.transformer.transformer_body` (the stem there is the token embedding).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from snn_models.layers import (
 from snn_models.neurons import make_neuron
 from snn_models.readouts import make_readout
 from snn_models.surrogate import make_surrogate
+from snn_models.transformer import transformer_body
 
 
 class SpikingNet(nn.Module):
@@ -80,17 +82,25 @@ def _neuron(spec: NetSpec, i: int) -> nn.Module:
     return make_neuron(layer.neuron, where=f"layers[{i}].neuron", **kwargs)
 
 
+def _width(spec: NetSpec, i: int) -> int:
+    width = spec.layers[i].width
+    if width is None:
+        raise ConfigError(f"layers[{i}].width: missing (number of units or channels)")
+    return width
+
+
 def _mlp(spec: NetSpec, n_in: int) -> tuple[list[nn.Module], int]:
     mods: list[nn.Module] = [Flatten()]
     width = n_in
-    for i, layer in enumerate(spec.layers):
-        mods.append(td_linear(width, layer.width, bias=not spec.use_batchnorm))
+    for i in range(len(spec.layers)):
+        n_out = _width(spec, i)
+        mods.append(td_linear(width, n_out, bias=not spec.use_batchnorm))
         if spec.use_batchnorm:
-            mods.append(td_batchnorm(layer.width, dims=1))
+            mods.append(td_batchnorm(n_out, dims=1))
         mods.append(_neuron(spec, i))
         if spec.dropout > 0:
             mods.append(TimeDistributed(nn.Dropout(spec.dropout)))
-        width = layer.width
+        width = n_out
     return mods, width
 
 
@@ -98,11 +108,12 @@ def _cnn(spec: NetSpec, shape: tuple[int, int, int]) -> tuple[list[nn.Module], i
     c, h, w = shape
     mods: list[nn.Module] = []
     for i, layer in enumerate(spec.layers):
-        mods.append(td_conv2d(c, layer.width, layer.kernel, padding=layer.kernel // 2))
+        n_out = _width(spec, i)
+        mods.append(td_conv2d(c, n_out, layer.kernel, padding=layer.kernel // 2))
         if spec.use_batchnorm:
-            mods.append(td_batchnorm(layer.width, dims=2))
+            mods.append(td_batchnorm(n_out, dims=2))
         mods.append(_neuron(spec, i))
-        c = layer.width
+        c = n_out
         if layer.pool:
             if h < 2 or w < 2:
                 raise ConfigError(
@@ -141,7 +152,8 @@ def build(
     Args:
         spec: a :class:`NetSpec` or a dict accepted by :meth:`NetSpec.from_dict`.
         input_shape: shape of one sample: ``(features,)`` for an MLP, ``(C, H, W)`` or ``(H, W)``
-            for a CNN (an MLP flattens any shape).
+            for a CNN (an MLP flattens any shape), ``(C, H, W)`` (image) or ``(L, C)`` (sequence)
+            for a transformer.
         n_classes: number of output classes.
 
     Example:
@@ -149,12 +161,18 @@ def build(
         >>> net = build({"kind": "mlp", "timesteps": 4, "layers": [{"width": 32}]}, (64,), 10)
         >>> net(torch.rand(5, 64)).shape
         torch.Size([5, 10])
+        >>> vit = build({"kind": "transformer", "dim": 16, "patch": 4, "layers": [{}]}, (1, 8, 8), 10)
+        >>> vit(torch.rand(5, 1, 8, 8)).shape
+        torch.Size([5, 10])
     """
     spec = NetSpec.from_dict(spec)
     shape = tuple(int(s) for s in input_shape)
     if n_classes < 2:
         raise ConfigError(f"n_classes must be >= 2, got {n_classes}")
-    if spec.kind == "mlp":
+    stem = nn.Sequential()
+    if spec.kind == "transformer":
+        stem, body_mods, width = transformer_body(spec, shape)
+    elif spec.kind == "mlp":
         n_in = 1
         for s in shape:
             n_in *= s
@@ -177,8 +195,7 @@ def build(
                 surrogate=make_surrogate(spec.surrogate, spec.surrogate_alpha),
             )
         )
-    stem = nn.Sequential()
-    if spec.encoder in ("direct", "repeat"):
+    if spec.kind != "transformer" and spec.encoder in ("direct", "repeat"):
         stem = _split_stem(body_mods)
     return SpikingNet(
         spec,

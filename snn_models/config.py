@@ -4,11 +4,19 @@ A network is data, not code: a dict (from YAML, JSON, the CLI or a search-space 
 validated into frozen dataclasses by :meth:`NetSpec.from_dict`, and :func:`snn_models.build` turns
 that into a module. Every error names the offending key and the fix.
 
-Example dict::
+Example dicts::
 
     {"kind": "mlp", "timesteps": 4, "encoder": "direct",
      "layers": [{"width": 256, "neuron": "lif", "threshold": 1.0, "decay": 0.5},
                 {"width": 128, "neuron": "bif", "threshold": 0.9}]}
+
+    {"kind": "transformer", "timesteps": 4, "dim": 32, "heads": 2, "mlp_ratio": 4, "patch": 2,
+     "layers": [{"attention": "sdsa", "neuron": "lif"},
+                {"attention": "ssa", "neuron": "if", "threshold": 0.8}]}
+
+For ``kind: transformer`` each entry of ``layers`` is one transformer block (attention + spiking
+MLP); its ``width`` is optional and sets that block's MLP hidden width (default
+``mlp_ratio * dim``). The model width is the network-level ``dim``.
 """
 
 from __future__ import annotations
@@ -18,13 +26,19 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from snn_models.attention import ATTENTIONS
 from snn_models.encoders import ENCODERS
 from snn_models.errors import ConfigError
 from snn_models.neurons import NEURONS
 from snn_models.readouts import READOUTS
 from snn_models.surrogate import SURROGATES
 
-KINDS = ("mlp", "cnn")
+KINDS = ("mlp", "cnn", "transformer")
+
+#: Network-level fields only a transformer uses, with the values taken when a spec leaves them out.
+TRANSFORMER_DEFAULTS: dict[str, Any] = {"dim": 32, "heads": 2, "mlp_ratio": 4.0}
+#: Layer-level fields only a transformer block uses.
+TRANSFORMER_LAYER_FIELDS = ("attention",)
 
 
 def _unknown_keys(given: Mapping[str, Any], allowed: list[str], where: str) -> None:
@@ -44,52 +58,59 @@ def _check_type(value: Any, types: tuple[type, ...], where: str) -> None:
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """One hidden layer: its width (units or channels) and its neuron.
+    """One hidden layer (MLP, CNN) or one transformer block: its width and its neuron.
 
     Attributes:
-        width: units (MLP) or output channels (CNN), >= 1.
-        neuron: ``if``, ``lif`` or ``bif``.
-        threshold: firing threshold (> 0).
-        decay: LIF membrane decay beta in [0, 1] (LIF only; ``None`` = the neuron's default).
+        width: units (MLP) or output channels (CNN), >= 1, required there. For a transformer
+            block: the hidden width of its spiking MLP, optional (default ``mlp_ratio * dim``).
+        neuron: ``if``, ``lif``, ``bif`` or ``adaptive`` (LIF <-> BIF, moved by the selector).
+        threshold: firing threshold (> 0). ``None``: 1.0 for MLP/CNN layers; for transformer
+            blocks a gentle decrease with depth, 1.0 at the first block to 0.8 at the last.
+        decay: LIF membrane decay beta in [0, 1] (LIF and adaptive; ``None`` = the default).
         learn_threshold: train the threshold.
         learn_decay: train the decay (LIF only).
         kernel: convolution kernel size (CNN only).
         pool: 2x2 max-pool after this layer (CNN only).
         neuron_args: extra keyword arguments for the neuron (e.g. ``v_reset`` for BIF).
+        attention: the block's attention type, a key of
+            :data:`snn_models.attention.ATTENTIONS` (transformer only; ``None`` = ``sdsa``).
     """
 
-    width: int
+    width: int | None = None
     neuron: str = "lif"
-    threshold: float = 1.0
+    threshold: float | None = None
     decay: float | None = None
     learn_threshold: bool = False
     learn_decay: bool = False
     kernel: int = 3
     pool: bool = True
     neuron_args: Mapping[str, Any] = field(default_factory=dict)
+    attention: str | None = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str) -> LayerSpec:
         if not isinstance(d, Mapping):
             raise ConfigError(f"{where}: expected a mapping of layer settings, got {d!r}")
         _unknown_keys(d, [f.name for f in fields(cls)], f"{where}.")
-        if "width" not in d:
-            raise ConfigError(f"{where}.width: missing (number of units or channels)")
         spec = cls(**d)
         spec.validate(where)
         return spec
 
     def validate(self, where: str) -> None:
-        _check_type(self.width, (int,), f"{where}.width")
-        if self.width < 1:
-            raise ConfigError(f"{where}.width: must be >= 1, got {self.width}")
+        """Check the values that do not depend on the network kind (:meth:`NetSpec.validate`
+        checks the rest)."""
+        if self.width is not None:
+            _check_type(self.width, (int,), f"{where}.width")
+            if self.width < 1:
+                raise ConfigError(f"{where}.width: must be >= 1, got {self.width}")
         if self.neuron not in NEURONS:
             raise ConfigError(
                 f"{where}.neuron: unknown neuron type {self.neuron!r}; choose one of {', '.join(NEURONS)}"
             )
-        _check_type(self.threshold, (int, float), f"{where}.threshold")
-        if not self.threshold > 0:
-            raise ConfigError(f"{where}.threshold: must be > 0, got {self.threshold}")
+        if self.threshold is not None:
+            _check_type(self.threshold, (int, float), f"{where}.threshold")
+            if not self.threshold > 0:
+                raise ConfigError(f"{where}.threshold: must be > 0, got {self.threshold}")
         if self.decay is not None:
             _check_type(self.decay, (int, float), f"{where}.decay")
             if not 0 <= self.decay <= 1:
@@ -99,17 +120,31 @@ class LayerSpec:
             raise ConfigError(f"{where}.kernel: must be >= 1, got {self.kernel}")
         if not isinstance(self.neuron_args, Mapping):
             raise ConfigError(f"{where}.neuron_args: expected a mapping, got {self.neuron_args!r}")
+        if self.attention is not None and (
+            not isinstance(self.attention, str) or self.attention not in ATTENTIONS
+        ):
+            raise ConfigError(
+                f"{where}.attention: unknown attention type {self.attention!r}; "
+                f"choose one of {', '.join(ATTENTIONS)}"
+            )
 
-    def neuron_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for :func:`snn_models.neurons.make_neuron`."""
+    def neuron_kwargs(self, default_threshold: float = 1.0) -> dict[str, Any]:
+        """Keyword arguments for :func:`snn_models.neurons.make_neuron`.
+
+        Args:
+            default_threshold: the threshold when :attr:`threshold` is ``None``.
+        """
+        threshold = self.threshold if self.threshold is not None else default_threshold
         kw: dict[str, Any] = {
-            "threshold": float(self.threshold),
+            "threshold": float(threshold),
             "learn_threshold": self.learn_threshold,
         }
         if self.neuron == "lif":
             if self.decay is not None:
                 kw["decay"] = float(self.decay)
             kw["learn_decay"] = self.learn_decay
+        elif self.neuron == "adaptive" and self.decay is not None:  # its LIF side's decay
+            kw["decay"] = float(self.decay)
         kw.update(self.neuron_args)
         return kw
 
@@ -119,16 +154,26 @@ class NetSpec:
     """A whole spiking network.
 
     Attributes:
-        kind: ``mlp`` or ``cnn``.
-        layers: hidden layers, in order (at least one).
+        kind: ``mlp``, ``cnn`` or ``transformer``.
+        layers: hidden layers (transformer: blocks), in order (at least one).
         timesteps: simulation steps T (>= 1).
         encoder: ``direct`` (default), ``repeat``, ``rate`` or ``latency``.
         readout: ``membrane`` (default) or ``spikes``.
         surrogate: ``atan`` (default), ``sigmoid`` or ``triangle``.
         surrogate_alpha: the surrogate's shape parameter (``None``: its default).
-        batchnorm: BatchNorm after each synaptic layer (default on for CNN, off for MLP).
+        batchnorm: BatchNorm after each synaptic layer (default on for CNN, off for MLP; always
+            on for a transformer, which refuses ``false``).
         soft_reset: IF/LIF subtract the threshold instead of resetting to zero.
-        dropout: dropout probability on hidden spikes (MLP).
+        dropout: dropout probability on hidden spikes (MLP; a transformer refuses it).
+        dim: transformer model width D (default 32).
+        heads: transformer attention heads H, dividing ``dim`` (default 2).
+        mlp_ratio: transformer MLP hidden width / D, > 0 (default 4.0); a block's ``width``
+            overrides it.
+        patch: transformer token size: ``patch x patch`` pixels of an image (default 4) or
+            ``patch`` consecutive steps of a sequence (default 1). It must divide the input.
+
+    The four transformer fields stay ``None`` (= their default) for other kinds, which refuse
+    them; :meth:`transformer_dims` gives their values with the defaults filled in.
     """
 
     kind: str
@@ -141,6 +186,10 @@ class NetSpec:
     batchnorm: bool | None = None
     soft_reset: bool = False
     dropout: float = 0.0
+    dim: int | None = None
+    heads: int | None = None
+    mlp_ratio: float | None = None
+    patch: int | None = None
 
     @classmethod
     def from_dict(cls, d: NetSpec | Mapping[str, Any]) -> NetSpec:
@@ -185,10 +234,61 @@ class NetSpec:
             raise ConfigError(f"dropout: must be in [0, 1), got {self.dropout}")
         for i, layer in enumerate(self.layers):
             layer.validate(f"layers[{i}]")
+        if self.kind == "transformer":
+            self._validate_transformer()
+        else:
+            self._refuse_transformer_fields()
+
+    def _refuse_transformer_fields(self) -> None:
+        for key in (*TRANSFORMER_DEFAULTS, "patch"):
+            if getattr(self, key) is not None:
+                raise ConfigError(
+                    f"{key}: only used by kind: transformer (this is kind: {self.kind}); remove it"
+                )
+        for i, layer in enumerate(self.layers):
+            if layer.width is None:
+                raise ConfigError(f"layers[{i}].width: missing (number of units or channels)")
+            for key in TRANSFORMER_LAYER_FIELDS:
+                if getattr(layer, key) is not None:
+                    raise ConfigError(
+                        f"layers[{i}].{key}: only used by kind: transformer "
+                        f"(this is kind: {self.kind}); remove it"
+                    )
+
+    def _validate_transformer(self) -> None:
+        for key in ("dim", "heads", "patch"):
+            value = getattr(self, key)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise ConfigError(f"{key}: must be a positive integer, got {value!r}")
+        if self.mlp_ratio is not None:
+            _check_type(self.mlp_ratio, (int, float), "mlp_ratio")
+            if not self.mlp_ratio > 0:
+                raise ConfigError(f"mlp_ratio: must be > 0, got {self.mlp_ratio}")
+        dim, heads, _ = self.transformer_dims()
+        if dim % heads:
+            raise ConfigError(
+                f"heads: {heads} does not divide dim {dim}; choose a divisor of dim "
+                f"({', '.join(str(h) for h in range(1, dim + 1) if dim % h == 0)})"
+            )
+        if self.batchnorm is False:
+            raise ConfigError(
+                "batchnorm: kind: transformer always uses BatchNorm; remove batchnorm: false"
+            )
+        if self.dropout:
+            raise ConfigError("dropout: not supported for kind: transformer; set it to 0")
+
+    def transformer_dims(self) -> tuple[int, int, float]:
+        """``(dim, heads, mlp_ratio)`` with :data:`TRANSFORMER_DEFAULTS` for the unset ones."""
+        dim = self.dim if self.dim is not None else TRANSFORMER_DEFAULTS["dim"]
+        heads = self.heads if self.heads is not None else TRANSFORMER_DEFAULTS["heads"]
+        ratio = self.mlp_ratio if self.mlp_ratio is not None else TRANSFORMER_DEFAULTS["mlp_ratio"]
+        return int(dim), int(heads), float(ratio)
 
     @property
     def use_batchnorm(self) -> bool:
-        return self.batchnorm if self.batchnorm is not None else self.kind == "cnn"
+        return self.batchnorm if self.batchnorm is not None else self.kind in ("cnn", "transformer")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON/YAML-serialisable dict that :meth:`from_dict` turns back into this spec."""

@@ -17,11 +17,20 @@ DESIGN.md §4:
 * The equivalent ANN runs every synaptic layer once, densely: :math:`\sum_l \mathrm{MAC}_l` per
   sample.
 
-Not counted (stated so nobody has to guess): biases, BatchNorm (folded into the weights at
-inference), max pooling (a max of spikes is a spike), neuron state updates, and memory traffic.
+* Attention internals (QKᵀ, AV, K ⊙ V, ... — products that are not modules) are reported by the
+  attention blocks themselves (:class:`snn_models.attention.AttentionBlock`), each term with its
+  own counting rule written in the block's docstring: accumulates on binary operands are priced
+  like SOPs (E_AC, reported in the ``sops`` column), real-valued products as MACs. Each term is a
+  row of the report named ``<block>:<term>`` (e.g. ``body.1.attn:qk``) with kind
+  ``<Block class>.<term>``.
 
-Counts come from forward pre-hooks installed by :class:`EnergyMeter` for the duration of a
-``with`` block; nothing is left attached to the model afterwards.
+Not counted (stated so nobody has to guess): biases, BatchNorm (folded into the weights at
+inference), max pooling (a max of spikes is a spike), neuron state updates, position embeddings,
+softmax's exponentials, and memory traffic.
+
+Counts come from forward hooks (synaptic layers, neurons) and per-block op sinks (attention) that
+:class:`EnergyMeter` installs for the duration of a ``with`` block; nothing is left attached to
+the model afterwards.
 
 The energy table is data: add a profile (another process node, INT8, a chip's pJ per SOP) as one
 entry in :data:`ENERGY_PROFILES`.
@@ -37,6 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from snn_models.attention.base import AttentionBlock, OpCount, OpSink
 from snn_models.errors import ConfigError
 from snn_models.neurons.base import BaseNeuron
 
@@ -165,12 +175,18 @@ def _dense_macs(module: nn.Module, x: Tensor, y: Tensor) -> int:
     raise TypeError(type(module))  # pragma: no cover
 
 
+def _term_key(block: str, term: str) -> str:
+    """Report row of an attention term: ``<block>:<term>`` (just ``<term>`` for a bare block)."""
+    return f"{block}:{term}" if block else term
+
+
 class EnergyMeter:
     """Count SOPs, MACs and spikes of a model during a ``with`` block.
 
     Args:
-        model: any module; its ``nn.Linear``/``nn.Conv1d``/``nn.Conv2d`` layers are metered, and its
-            spiking neurons' outputs are counted for firing rates.
+        model: any module; its ``nn.Linear``/``nn.Conv1d``/``nn.Conv2d`` layers are metered, its
+            attention blocks report their internal products (one row per term), and its spiking
+            neurons' outputs are counted for firing rates.
         profile: name of an :data:`ENERGY_PROFILES` entry. Default ``"45nm_fp32"``.
 
     Example:
@@ -191,6 +207,7 @@ class EnergyMeter:
         self.neurons: dict[str, NeuronCount] = {}
         self.n_samples = 0
         self._handles: list[Any] = []
+        self._sinks: list[tuple[AttentionBlock, OpSink | None]] = []
         self._fanout_cache: dict[tuple[int, tuple[int, ...]], Tensor] = {}
 
     # ------------------------------------------------------------------ hooks
@@ -202,12 +219,25 @@ class EnergyMeter:
             elif isinstance(m, BaseNeuron):
                 self.neurons[name] = NeuronCount(name=name)
                 self._handles.append(m.register_forward_hook(self._neuron_hook(name)))
+            elif isinstance(m, AttentionBlock):
+                for term, operands in m.OP_TERMS.items():
+                    key = _term_key(name, term)
+                    self.layers[key] = LayerCount(
+                        name=key,
+                        kind=f"{type(m).__name__}.{term}",
+                        spiking_input=operands == "spikes",
+                    )
+                self._sinks.append((m, m.op_sink))
+                m.op_sink = self._attention_sink(name)
         return self
 
     def __exit__(self, *exc: object) -> None:
         for h in self._handles:
             h.remove()
         self._handles.clear()
+        for m, previous in reversed(self._sinks):
+            m.op_sink = previous
+        self._sinks.clear()
 
     def add_samples(self, n: int) -> None:
         """Record that ``n`` more input samples went through the model."""
@@ -236,6 +266,20 @@ class EnergyMeter:
             c.elements += output.numel()
 
         return hook
+
+    def _attention_sink(self, name: str) -> Callable[[OpCount], None]:
+        def sink(ops: OpCount) -> None:
+            count = self.layers.get(_term_key(name, ops.term))
+            if count is None:
+                raise ConfigError(
+                    f"energy: attention block {name!r} reported term {ops.term!r}, "
+                    "which its OP_TERMS does not declare"
+                )
+            count.sops += ops.acs
+            count.macs += ops.macs
+            count.dense_macs_per_sample = ops.dense_macs_per_sample
+
+        return sink
 
     # ------------------------------------------------------------------ counting
     def _sops(self, module: nn.Module, x: Tensor) -> int:

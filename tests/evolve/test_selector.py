@@ -85,3 +85,23 @@ def test_no_adaptive_layers_means_inactive() -> None:
     sel = NeuronSelector(nn.Sequential(LIFNode()))
     assert not sel.active
     assert sel.on_epoch_end(0, 1.0, {"0": 0.0}) == []
+
+
+def test_training_clips_and_counts_exploding_and_vanishing_gradients() -> None:
+    from evolve.datasets import Split
+    from evolve.training import TrainConfig, train
+
+    x, y = torch.randn(64, 4), torch.randint(0, 2, (64,))
+    split = Split(x, y)
+    big = nn.Linear(4, 2)
+    huge = Split(x * 1e4, y)  # d(loss)/d(weight) scales with the input: far above the clip norm
+    r = train(
+        big, huge, split, TrainConfig(epochs=1, batch_size=16, progress=False, clip_grad_norm=1.0)
+    )
+    assert r.exploding_grad_steps == 4 and r.max_grad_norm > 1.0
+
+    flat = nn.Linear(4, 2)
+    flat.bias.requires_grad_(False)
+    zeros = Split(torch.zeros(64, 4), y)  # d(loss)/d(weight) = (p - y) x = 0: a vanishing gradient
+    r = train(flat, zeros, split, TrainConfig(epochs=1, batch_size=16, progress=False))
+    assert r.vanishing_grad_steps == 4 and r.exploding_grad_steps == 0

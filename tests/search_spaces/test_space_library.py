@@ -90,15 +90,19 @@ def test_hybrid_neuron_conditionals() -> None:
         for i in range(depth):
             neuron = spec[f"layer.{i}.neuron"]
             seen["neuron"].add(neuron)
-            assert (f"layer.{i}.decay" in spec) == (neuron == "lif")
-            assert (f"layer.{i}.v_reset" in spec) == (neuron == "bif")
+            assert (f"layer.{i}.decay" in spec) == (neuron in ("lif", "adaptive"))
+            assert (f"layer.{i}.v_reset" in spec) == (neuron in ("bif", "adaptive"))
             assert (f"layer.{i}.width" in spec) == (spec["kind"] == "mlp")
             assert (f"layer.{i}.channels" in spec) == (spec["kind"] == "cnn")
-            if neuron == "bif":  # BIFNode (v_c = 0.5) needs v_c < v_reset < threshold
+            if neuron in ("bif", "adaptive"):  # BIF (v_c = 0.5) needs v_c < v_reset < threshold
                 v_reset, threshold = spec[f"layer.{i}.v_reset"], spec[f"layer.{i}.threshold"]
                 assert isinstance(v_reset, float) and isinstance(threshold, float)
                 assert 0.5 < v_reset < threshold
-    assert seen == {"kind": {"mlp", "cnn"}, "depth": {1, 2, 3}, "neuron": {"if", "lif", "bif"}}
+    assert seen == {
+        "kind": {"mlp", "cnn"},
+        "depth": {1, 2, 3},
+        "neuron": {"if", "lif", "bif", "adaptive"},
+    }
 
 
 def test_hybrid_neuron_default() -> None:
