@@ -156,3 +156,53 @@ def test_search_bad_input_exit_2(tmp_path: Path, args: list[str], message: str) 
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr
+
+
+ATTENTIONS = {"standard", "ssa", "sdsa", "adaptive"}
+
+
+def test_hybrid_attention_search_runs_end_to_end(tmp_path: Path) -> None:
+    proc = evolve(
+        "search",
+        "--space",
+        "hybrid_attention",
+        "--trials",
+        "4",
+        "--epochs",
+        "1",
+        "--study",
+        "att",
+        "--no-progress",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    study = _study(tmp_path / "runs" / "att")
+    finished = [t for t in study.trials if t.state in FINISHED]
+    assert len(finished) == 4
+    used = {v for t in finished for k, v in t.params.items() if k.endswith(".attention")}
+    assert used <= ATTENTIONS and used
+    for t in finished:
+        assert t.user_attrs["energy_uj"] > 0 and 0 <= t.user_attrs["test_accuracy"] <= 1
+    assert json.loads((tmp_path / "runs" / "att" / "pareto.json").read_text())["front"]
+
+
+def test_every_attention_type_is_proposed_across_seeds() -> None:
+    from agents import OptunaAgent, parse_objectives
+    from search_spaces import load_space
+
+    space = load_space("hybrid_attention")
+    seen: set[object] = set()
+    for seed in (0, 1, 2):
+        agent = OptunaAgent(
+            space=space,
+            objectives=parse_objectives("accuracy,energy"),
+            storage=None,
+            study_name=f"s{seed}",
+            sampler="nsga2",
+            seed=seed,
+        )
+        for _ in range(4):  # the first four proposals of a 4-trial search
+            proposal = agent.ask()
+            seen |= {v for k, v in proposal.arch.items() if k.endswith(".attention")}
+            agent.tell(proposal, None, state="fail")
+    assert seen == ATTENTIONS
