@@ -105,11 +105,8 @@ def trial_rows(study: optuna.Study, objectives: Sequence[Objective]) -> list[dic
             row[o.name] = v
         for k, v in t.params.items():
             row[f"param.{k}"] = v
-        for k, v in t.user_attrs.items():
-            if k in ("arch", "curve") or isinstance(v, dict | list):
-                row[k] = json.dumps(v, default=str)
-            else:
-                row[k] = v
+        for k, v in t.user_attrs.items():  # nested diagnostics as JSON text: one flat table
+            row[k] = json.dumps(v, default=str) if isinstance(v, dict | list) else v
         rows.append(row)
     return rows
 

@@ -199,7 +199,8 @@ def run(a: argparse.Namespace) -> int:
     if s["trials"] < 1 or s["epochs"] < 1:
         raise UserError("--trials and --epochs must be >= 1")
 
-    space = load_space(s["space"])
+    # a resumed study keeps sampling the space it started with, even if the library changed since
+    space = load_space(str(run_dir / "space.yaml") if stored else s["space"])
     objectives = parse_objectives(s["objectives"])
     if s["sampler"] not in SAMPLER_NAMES:
         raise UserError(
@@ -219,28 +220,34 @@ def run(a: argparse.Namespace) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     configure_logging(run_dir, verbose=a.verbose)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    stopper = None if s["no_early_stop"] else MultiObjectiveStopper()
-    agent = make_agent(
-        s["agent"],
-        space=space,
-        objectives=objectives,
-        storage=storage_url,
-        study_name=study_name,
-        sampler=s["sampler"],
-        seed=s["seed"],
-        constraints=constraints,
-        resume=a.resume,
-        early_stopper=stopper,
-    )
-    if stored is None:
+    if stored is None:  # the run record first, so that a study never exists without it
         s["reference_point"] = _reference_point(space, data, objectives, "45nm_fp32")
-        if space.source:
-            (run_dir / "space.yaml").write_text(Path(space.source).read_text())
+        assert space.source is not None, "load_space always records the file it read"
+        (run_dir / "space.yaml").write_text(Path(space.source).read_text())
         write_yaml(run_dir / CONFIG_FILE, s)
-    else:
-        stale = agent.recovered_on_resume
-        if stale:
-            logger.warning("marked trials {} (left running by an interrupted run) as FAIL", stale)
+    stopper = None if s["no_early_stop"] else MultiObjectiveStopper()
+    try:
+        agent = make_agent(
+            s["agent"],
+            space=space,
+            objectives=objectives,
+            storage=storage_url,
+            study_name=study_name,
+            sampler=s["sampler"],
+            seed=s["seed"],
+            constraints=constraints,
+            resume=a.resume,
+            early_stopper=stopper,
+        )
+    except BaseException:
+        if stored is None:  # nothing was recorded: leave no half-made run behind
+            (run_dir / CONFIG_FILE).unlink(missing_ok=True)
+        raise
+    if agent.recovered_on_resume:
+        logger.warning(
+            "marked trials {} (left running by an interrupted run) as FAIL",
+            agent.recovered_on_resume,
+        )
     reference = s["reference_point"]
     logger.info(
         "study {} in {}; space {}; data {}; objectives {}",
