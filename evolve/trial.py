@@ -158,6 +158,6 @@ def evaluate_trial(
         ("over-excited (> 95%)", attrs["over_excited_layers"]),
     ):
         if names:
-            logger.warning("{} layers: {}", kind, ", ".join(names))
+            logger.info("warning: {} layers: {}", kind, ", ".join(names))
     values = {"accuracy": result.best_val_acc, "energy_uj": energy.energy_uj, "latency_ms": latency}
     return TrialOutcome(values=values, attrs=attrs, stopped_early=result.stopped_early)
