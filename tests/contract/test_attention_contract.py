@@ -13,12 +13,7 @@ from snn_models.energy import EnergyMeter
 T, B, N, D = 3, 2, 5, 8
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():  # type: ignore[no-untyped-def]
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("kind", sorted(ATTENTIONS))

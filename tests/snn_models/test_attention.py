@@ -3,8 +3,6 @@ against hand counts (DESIGN.md §4, "Attention types" and "Energy")."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
@@ -24,15 +22,7 @@ from snn_models.functional import reset_net
 E_MAC, E_AC = 4.6, 0.9  # pJ, Horowitz ISSCC 2014, 45 nm fp32
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Tiny tensors gain nothing from intra-op threads, and on a shared 2-core machine every
-    parallel region (BatchNorm opens several per call) can wait a scheduler slice for a busy
-    core: one thread keeps each test well under a second."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def spikes(*shape: int, p: float = 0.5) -> torch.Tensor:

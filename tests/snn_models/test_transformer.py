@@ -4,7 +4,6 @@ energy, a training smoke test, and spec validation."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,16 +21,7 @@ from snn_models.layers import TimeDistributed
 from snn_models.neurons import BIFNode, IFNode, LIFNode
 from snn_models.transformer import PatchEmbed, SequenceEmbed, TransformerBlock, block_threshold
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Tiny tensors gain nothing from intra-op threads, and on a shared 2-core machine every
-    parallel region (BatchNorm opens several per call) can wait a scheduler slice for a busy
-    core: one thread keeps each test well under a second."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(**over: Any) -> dict[str, Any]:
