@@ -9,7 +9,7 @@ PIN    := -c constraints.txt
 STAMP  := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv test test-slow lint format bench bench-engine bench-search search train clean help
+.PHONY: venv test test-slow lint format bench bench-engine bench-attention bench-search search train clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -46,6 +46,9 @@ bench: $(BENCH_STAMP)  ## neuron/MLP/CNN speed against snnTorch and SpikingJelly
 
 bench-engine: venv  ## search-engine overhead per trial (target <= 0.3 s)
 	$(BIN)/python benchmarks/engine_overhead.py --trials 50 --out runs/bench/engine_overhead.json
+
+bench-attention: venv  ## SDSA vs standard attention block, forward + backward, N = 64 and 256
+	$(BIN)/python benchmarks/attention_speed.py --out runs/bench/attention_speed.json
 
 bench-search: $(BENCH_STAMP)  ## default agent vs random search, hypervolume vs time (~20 min)
 	$(BIN)/python benchmarks/search_efficiency.py --out runs/bench/search_efficiency.json
