@@ -174,7 +174,7 @@ def run(a: argparse.Namespace) -> int:
     from evolve.runfolder import configure_logging, new_run_dir, write_json, write_yaml
     from evolve.training import TrainConfig, evaluate, train
     from snn_models.energy import get_profile, measure_energy
-    from snn_models.functional import spiking_layers
+    from snn_models.functional import neuron_kinds
 
     t_start = time.perf_counter()
     get_profile(a.energy_profile)  # a bad name fails before any work
@@ -207,10 +207,7 @@ def run(a: argparse.Namespace) -> int:
     )
     test_acc = evaluate(model, data.test)
     energy = measure_energy(model, (x for x, _ in data.test.batches(256)), profile=a.energy_profile)
-    kinds = {
-        name: type(m).__name__.removesuffix("Node").upper()
-        for name, m in spiking_layers(model).items()
-    }
+    kinds = {name: kind.upper() for name, kind in neuron_kinds(model).items()}
     wall = time.perf_counter() - t_start
 
     summary = {

@@ -21,7 +21,7 @@ from evolve.datasets import Dataset, Split
 from evolve.selector import NeuronSelector
 from evolve.training import EpochRecord, TrainConfig, evaluate, train
 from snn_models.energy import EnergyReport, measure_energy
-from snn_models.functional import spiking_layers
+from snn_models.functional import neuron_kinds
 from snn_models.neurons import RUNAWAY_RATE, SILENT_RATE
 
 #: Called after every epoch with (epoch, {"val_accuracy": ..., "energy_uj": ...}); True = stop.
@@ -121,10 +121,6 @@ def evaluate_trial(
     energy = _energy(model, data.val, settings.energy_profile)
     test_acc = evaluate(model, data.test)
     latency = _latency_ms(model, data.val)
-    kinds = {
-        name: type(m).__name__.removesuffix("Node").lower()
-        for name, m in spiking_layers(model).items()
-    }
     rates = energy.firing_rates
     attrs: dict[str, Any] = {
         "dead_layers": [n for n, r in rates.items() if r < SILENT_RATE],
@@ -145,7 +141,7 @@ def evaluate_trial(
         "macs": energy.total_macs,
         "firing_rates": energy.firing_rates,
         "spikes_per_inference": energy.spikes_per_inference,
-        "neuron_types": kinds,
+        "neuron_types": neuron_kinds(model),
         "n_params": sum(p.numel() for p in model.parameters()),
         "latency_ms": latency,
         "train_seconds": result.seconds,

@@ -12,6 +12,14 @@ def spiking_layers(model: nn.Module) -> dict[str, BaseNeuron]:
     return {name: m for name, m in model.named_modules() if isinstance(m, BaseNeuron)}
 
 
+def neuron_kinds(model: nn.Module) -> dict[str, str]:
+    """The :data:`~snn_models.neurons.NEURONS` name (``if``, ``lif``, ...) of each neuron layer."""
+    from snn_models.neurons import NEURONS
+
+    names = {cls: name for name, cls in NEURONS.items()}
+    return {n: names.get(type(m), type(m).__name__) for n, m in spiking_layers(model).items()}
+
+
 def reset_net(model: nn.Module) -> None:
     """Reset the state of every stateful module (anything with a ``reset()`` method)."""
     for m in model.modules():
