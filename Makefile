@@ -53,8 +53,8 @@ bench-attention: venv  ## SDSA vs standard attention block, forward + backward, 
 bench-search: $(BENCH_STAMP)  ## default agent vs random search, hypervolume vs time (~20 min)
 	$(BIN)/python benchmarks/search_efficiency.py --out runs/bench/search_efficiency.json
 
-search: venv  ## set up, then search the default space (hybrid_neuron) on digits (~5 min)
-	$(BIN)/evolve search --space hybrid_neuron
+search: venv  ## set up, then search the default space (hybrid_attention) on digits (~4 min)
+	$(BIN)/evolve search --space hybrid_attention
 
 train: venv  ## train one spiking MLP on digits and report accuracy/energy
 	$(BIN)/evolve train --data digits --arch mlp

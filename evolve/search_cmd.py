@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 # optuna, torch and the packages below are imported inside the functions that need them, so that
 # `evolve --help` does not pay for them.
 
-DEFAULT_SPACE = "hybrid_neuron"
-DEFAULT_TRIALS = 80
+DEFAULT_SPACE = "hybrid_attention"
+DEFAULT_TRIALS = 80  # for a space without a budget: section
 DEFAULT_EPOCHS = 12
 CONFIG_FILE = "config.yaml"
 
@@ -47,6 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  evolve search                                  # default space on digits, ~5 min\n"
             "  evolve search --space hybrid_neuron --trials 50 --study big\n"
+            "  evolve search --dataset fashion-mnist --epochs 4  # needs dataset-fashion-mnist\n"
             "  evolve search --study big --resume             # continue after a crash or Ctrl-C\n"
             "  evolve search --space my_space.yaml --objectives accuracy,energy,latency\n"
             "  evolve show runs/big                           # the front as a table"
@@ -64,7 +65,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--trials",
         type=int,
-        help=f"finished trials to reach, pruned ones included (default {DEFAULT_TRIALS})",
+        help=(
+            "finished trials to reach, pruned ones included (default: the space's budget, "
+            f"else {DEFAULT_TRIALS})"
+        ),
     )
     p.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
     p.add_argument(
@@ -86,7 +90,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="constraint: candidates above this energy are infeasible",
     )
     p.add_argument(
-        "--epochs", type=int, help=f"training epochs per trial (default {DEFAULT_EPOCHS})"
+        "--epochs",
+        type=int,
+        help=f"training epochs per trial (default: the space's budget, else {DEFAULT_EPOCHS})",
     )
     p.add_argument(
         "--seed", type=int, help="seed of the sampler, data split and training (default 0)"
@@ -107,7 +113,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 # ----------------------------------------------------------------------------- configuration
 SETTINGS_DEFAULTS: dict[str, Any] = {
     "space": DEFAULT_SPACE,
-    "trials": DEFAULT_TRIALS,
+    "trials": None,  # None: the space's budget, else DEFAULT_TRIALS
     "timeout": None,
     "sampler": "auto",
     "agent": "optuna",
@@ -115,7 +121,7 @@ SETTINGS_DEFAULTS: dict[str, Any] = {
     "data_dir": None,
     "objectives": "accuracy,energy",
     "energy_budget_uj": None,
-    "epochs": DEFAULT_EPOCHS,
+    "epochs": None,  # None: the space's budget, else DEFAULT_EPOCHS
     "seed": 0,
     "storage": None,
     "no_early_stop": False,
@@ -196,11 +202,14 @@ def run(a: argparse.Namespace) -> int:
             f"nothing to resume: {run_dir} has no {CONFIG_FILE}; start it without --resume"
         )
     s = _settings(a, stored)
-    if s["trials"] < 1 or s["epochs"] < 1:
-        raise UserError("--trials and --epochs must be >= 1")
-
     # a resumed study keeps sampling the space it started with, even if the library changed since
     space = load_space(str(run_dir / "space.yaml") if stored else s["space"])
+    if s["trials"] is None:
+        s["trials"] = space.budget.get("trials", DEFAULT_TRIALS)
+    if s["epochs"] is None:
+        s["epochs"] = space.budget.get("epochs", DEFAULT_EPOCHS)
+    if s["trials"] < 1 or s["epochs"] < 1:
+        raise UserError("--trials and --epochs must be >= 1")
     objectives = parse_objectives(s["objectives"])
     if s["sampler"] not in SAMPLER_NAMES:
         raise UserError(

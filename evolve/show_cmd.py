@@ -60,17 +60,20 @@ def format_summary(summary: dict[str, Any]) -> str:
     if not summary["front"]:
         lines.append("no finished trial yet: the front is empty")
         return "\n".join(lines)
-    header = ["trial", *names, "test_accuracy", "neurons", "T"]
+    archs = [f.get("arch") or {} for f in summary["front"]]
+    per_layer = ["neuron"] + (["attention"] if any("layer.0.attention" in a for a in archs) else [])
+    header = ["trial", *names, "test_accuracy", *(f"{k}s" for k in per_layer), "T"]
     rows = []
-    for f in summary["front"]:
-        arch = f.get("arch") or {}
-        neurons = ",".join(str(v) for k, v in arch.items() if k.endswith(".neuron"))
+    for f, arch in zip(summary["front"], archs, strict=True):
         rows.append(
             [
                 str(f["trial"]),
                 *(f"{f['values'][n]:.4g}" for n in names),
                 "" if f.get("test_accuracy") is None else f"{f['test_accuracy']:.4f}",
-                neurons,
+                *(
+                    ",".join(str(v) for k, v in arch.items() if k.endswith(f".{p}"))
+                    for p in per_layer
+                ),
                 str(arch.get("timesteps", "")),
             ]
         )

@@ -21,7 +21,7 @@ from evolve.datasets import Dataset, Split
 from evolve.selector import NeuronSelector
 from evolve.training import EpochRecord, TrainConfig, evaluate, train
 from snn_models.energy import EnergyReport, measure_energy
-from snn_models.functional import neuron_kinds
+from snn_models.functional import attention_blocks, neuron_kinds
 from snn_models.neurons import RUNAWAY_RATE, SILENT_RATE
 
 #: Called after every epoch with (epoch, {"val_accuracy": ..., "energy_uj": ...}); True = stop.
@@ -147,6 +147,10 @@ def evaluate_trial(
         "train_seconds": result.seconds,
         "wall_seconds": time.perf_counter() - t0,
     }
+    blocks = attention_blocks(model)
+    if blocks:
+        attrs["attention_types"] = blocks
+        attrs["attention_energy_uj"] = sum(energy.energy_under(b) for b in blocks)
     if selector.active:
         attrs["selector"] = selector.state()
     for kind, names in (

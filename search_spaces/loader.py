@@ -16,6 +16,9 @@ A space file looks like this (``search_spaces/library/hybrid_neuron.yaml`` is th
         decay: {type: float, low: 0.3, high: 0.95, when: {neuron: lif}}
     fixed:                           # optional: constants present in every sample
       encoder: direct
+    budget:                          # optional: the search's default trials and epochs per
+      trials: 40                     #   trial for this space (flags override them)
+      epochs: 10
 
 Dimension keys are described in :mod:`search_spaces.dimensions`. A ``when`` may refer to fixed
 keys, earlier top-level params and, inside ``layers``, earlier params of the same layer. Names are
@@ -42,7 +45,8 @@ from search_spaces.space import SearchSpace
 __all__ = ["library_names", "list_spaces", "load_space", "parse_space"]
 
 LIST_HINT = "`evolve spaces` lists the library spaces"
-_TOP_KEYS = ("name", "description", "params", "layers", "fixed")
+_TOP_KEYS = ("name", "description", "params", "layers", "fixed", "budget")
+_BUDGET_KEYS = ("trials", "epochs")
 _LAYER_KEYS = ("repeat", "params")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -323,6 +327,19 @@ class _Parser:
         if "fixed" in top:
             for key, node in self._mapping(top["fixed"], ("fixed",), _example("fixed")).items():
                 fixed[key] = check_scalar(("fixed", key), _plain(node))
+        budget: dict[str, int] = {}
+        if "budget" in top:
+            entries = self._mapping(top["budget"], ("budget",), _example("budget"))
+            self._known_keys(entries, ("budget",), _BUDGET_KEYS)
+            for key, node in entries.items():
+                value = _plain(node)
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise SchemaProblem(
+                        ("budget", key),
+                        f"expected a whole number >= 1, got {_show_value(value)}",
+                        _example("budget"),
+                    )
+                budget[key] = value
         return SearchSpace(
             name=name,
             description=description.strip(),
@@ -330,6 +347,7 @@ class _Parser:
             layer_params=layer_params,
             repeat=repeat,
             fixed=fixed,
+            budget=budget,
             source=source,
         )
 
@@ -371,4 +389,5 @@ def _example(key: str) -> str:
         "params": "e.g. params: {depth: {type: int, low: 1, high: 3}}",
         "layers": "e.g. layers: {repeat: depth, params: {width: {type: int, low: 8, high: 64}}}",
         "fixed": "e.g. fixed: {encoder: direct}",
+        "budget": "e.g. budget: {trials: 40, epochs: 10}",
     }[key]

@@ -44,6 +44,8 @@ class SearchSpace:
         repeat: How many layers: the name of a top-level int param (or fixed key), a literal
             count, or ``None`` when the space has no layers.
         fixed: Constant entries present in every sample.
+        budget: The search's default ``trials`` and ``epochs`` (per trial) for this space, so
+            that its default run fits the time its description promises; flags override them.
         description: What the space is for.
         source: The file it was loaded from, if any.
 
@@ -58,6 +60,7 @@ class SearchSpace:
     repeat: str | int | None = None
     fixed: Mapping[str, Value] = field(default_factory=ArchSpec)
     description: str = ""
+    budget: Mapping[str, int] = field(default_factory=dict, hash=False)
     source: str | None = None
 
     def __post_init__(self) -> None:
@@ -197,6 +200,8 @@ class SearchSpace:
             out += [f"layers: {count}", *map(line, layer_rows)]
         if self.fixed:
             out.append("fixed: " + ", ".join(f"{k}={show(v)}" for k, v in self.fixed.items()))
+        if self.budget:
+            out.append("budget: " + ", ".join(f"{k}={v}" for k, v in self.budget.items()))
         return "\n".join(out)
 
     # ----------------------------------------------------------------------------- validation

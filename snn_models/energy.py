@@ -157,6 +157,14 @@ class EnergyReport:
         """SNN energy / equivalent-ANN energy (< 1 means the SNN is cheaper)."""
         return self.energy_uj / self.ann_energy_uj if self.ann_energy_uj else float("nan")
 
+    def energy_under(self, module: str) -> float:
+        """Energy (µJ) of the rows of ``module`` and everything inside it (e.g. ``body.0.attn``:
+        its projections and its attention terms ``body.0.attn:<term>``)."""
+        inside = (f"{module}.", f"{module}:")
+        return sum(
+            r.energy_uj for r in self.layers if r.name == module or r.name.startswith(inside)
+        )
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["ratio_to_ann"] = self.ratio_to_ann

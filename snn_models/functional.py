@@ -20,6 +20,21 @@ def neuron_kinds(model: nn.Module) -> dict[str, str]:
     return {n: names.get(type(m), type(m).__name__) for n, m in spiking_layers(model).items()}
 
 
+def attention_blocks(model: nn.Module) -> dict[str, str]:
+    """The :data:`~snn_models.attention.ATTENTIONS` name of each outermost attention block.
+
+    The branches inside an ``adaptive`` block are not listed on their own.
+    """
+    from snn_models.attention import ATTENTIONS, AttentionBlock
+
+    names = {cls: name for name, cls in ATTENTIONS.items()}
+    found: dict[str, str] = {}
+    for n, m in model.named_modules():
+        if isinstance(m, AttentionBlock) and not any(n.startswith(f + ".") for f in found):
+            found[n] = names.get(type(m), type(m).__name__)
+    return found
+
+
 def reset_net(model: nn.Module) -> None:
     """Reset the state of every stateful module (anything with a ``reset()`` method)."""
     for m in model.modules():

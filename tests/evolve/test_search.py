@@ -13,7 +13,9 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
+import yaml
 
+ATTENTIONS = {"standard", "ssa", "sdsa", "adaptive"}
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
 
@@ -33,6 +35,7 @@ def _study(run_dir: Path) -> optuna.Study:
 
 
 def test_four_trial_search_leaves_a_consistent_run(tmp_path: Path) -> None:
+    """The default search (hybrid_attention on digits), cut to 4 trials of 1 epoch."""
     proc = evolve(
         "search", "--trials", "4", "--epochs", "1", "--study", "s4", "--no-progress", cwd=tmp_path
     )
@@ -41,7 +44,12 @@ def test_four_trial_search_leaves_a_consistent_run(tmp_path: Path) -> None:
     study = _study(run_dir)
     finished = [t for t in study.trials if t.state in FINISHED]
     assert len(finished) == 4
-    assert "Pareto front" in proc.stdout
+    assert "Pareto front" in proc.stdout and "attentions" in proc.stdout
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["space"] == "hybrid_attention"
+    used = {v for t in finished for k, v in t.params.items() if k.endswith(".attention")}
+    assert used and used <= ATTENTIONS
+    for t in finished:
+        assert t.user_attrs["energy_uj"] > 0
 
     pareto = json.loads((run_dir / "pareto.json").read_text())
     assert pareto["front"], "a search with finished trials has a non-empty front"
@@ -158,32 +166,34 @@ def test_search_bad_input_exit_2(tmp_path: Path, args: list[str], message: str) 
     assert len(lines) == 1 and message in lines[0], proc.stderr
 
 
-ATTENTIONS = {"standard", "ssa", "sdsa", "adaptive"}
-
-
-def test_hybrid_attention_search_runs_end_to_end(tmp_path: Path) -> None:
-    proc = evolve(
-        "search",
-        "--space",
-        "hybrid_attention",
-        "--trials",
-        "4",
-        "--epochs",
-        "1",
-        "--study",
-        "att",
-        "--no-progress",
-        cwd=tmp_path,
+def test_a_space_budget_sets_the_default_trials_and_epochs(tmp_path: Path) -> None:
+    (tmp_path / "tiny.yaml").write_text(
+        "name: tiny\n"
+        "params:\n"
+        "  depth: {type: int, low: 1, high: 1}\n"
+        "layers:\n"
+        "  repeat: depth\n"
+        "  params:\n"
+        "    width: {type: int, low: 8, high: 16}\n"
+        "    neuron: {type: categorical, choices: [lif]}\n"
+        "fixed: {kind: mlp}\n"
+        "budget: {trials: 2, epochs: 1}\n"
     )
+    proc = evolve("search", "--space", "tiny.yaml", "--study", "b", "--no-progress", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    study = _study(tmp_path / "runs" / "att")
-    finished = [t for t in study.trials if t.state in FINISHED]
-    assert len(finished) == 4
-    used = {v for t in finished for k, v in t.params.items() if k.endswith(".attention")}
-    assert used <= ATTENTIONS and used
-    for t in finished:
-        assert t.user_attrs["energy_uj"] > 0 and 0 <= t.user_attrs["test_accuracy"] <= 1
-    assert json.loads((tmp_path / "runs" / "att" / "pareto.json").read_text())["front"]
+    run_dir = tmp_path / "runs" / "b"
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert (config["trials"], config["epochs"]) == (2, 1)
+    finished = [t for t in _study(run_dir).trials if t.state in FINISHED]
+    assert len(finished) == 2
+    assert all(t.user_attrs["epochs_run"] <= 1 for t in finished)
+    # a flag beats the budget, and a resumed run keeps the recorded epochs
+    more = evolve(
+        "search", "--study", "b", "--resume", "--trials", "3", "--no-progress", cwd=tmp_path
+    )
+    assert more.returncode == 0, more.stderr
+    assert len([t for t in _study(run_dir).trials if t.state in FINISHED]) == 3
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["epochs"] == 1
 
 
 def test_every_attention_type_is_proposed_across_seeds() -> None:

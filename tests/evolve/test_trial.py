@@ -57,3 +57,20 @@ def test_trial_records_diagnostics(digits) -> None:  # type: ignore[no-untyped-d
     assert a["exploding_grad_steps"] == 0 and a["max_grad_norm"] > 0
     assert "selector" not in a
     assert set(out.values) >= {"accuracy", "energy_uj"}
+
+
+def test_transformer_trial_records_attention_energy(digits) -> None:  # type: ignore[no-untyped-def]
+    arch = {
+        "kind": "transformer",
+        "depth": 2,
+        "dim": 16,
+        "heads": 2,
+        "patch": 4,
+        "timesteps": 2,
+        "layer.0.attention": "standard",
+        "layer.1.attention": "sdsa",
+    }
+    out = evaluate_trial(arch, digits, TrialSettings(epochs=1, seed=0))
+    a = out.attrs
+    assert a["attention_types"] == {"body.0.attn": "standard", "body.1.attn": "sdsa"}
+    assert 0 < a["attention_energy_uj"] < a["energy_uj"]

@@ -422,6 +422,23 @@ CASES: list[tuple[str, str, str]] = [
         "5: fixed.b.c: name 'b.c' contains '.' "
         "(sampled names are dotted, e.g. layer.0.width; use '_' instead)",
     ),
+    (
+        "budget key misspelt",
+        "name: t\nparams:\n  a: {type: bool}\nbudget:\n  trails: 4\n",
+        "5: budget.trails: unknown key 'trails' (did you mean 'trials'?)",
+    ),
+    (
+        "budget not a count",
+        "name: t\nparams:\n  a: {type: bool}\nbudget: {trials: 0}\n",
+        "4: budget.trials: expected a whole number >= 1, got int 0 "
+        "(e.g. budget: {trials: 40, epochs: 10})",
+    ),
+    (
+        "budget a float",
+        "name: t\nparams:\n  a: {type: bool}\nbudget: {epochs: 2.5}\n",
+        "4: budget.epochs: expected a whole number >= 1, got float 2.5 "
+        "(e.g. budget: {trials: 40, epochs: 10})",
+    ),
 ]
 
 
@@ -454,6 +471,17 @@ def test_a_valid_file_loads_by_path(tmp_path: Path) -> None:
     path.write_text(BASE)
     space = load_space(str(path))
     assert (space.name, space.source) == ("t", str(path.resolve()))
+
+
+def test_budget_is_read_and_described(tmp_path: Path) -> None:
+    path = tmp_path / "b.yaml"
+    path.write_text(BASE + "budget: {trials: 3, epochs: 2}\n")
+    space = load_space(path)
+    assert dict(space.budget) == {"trials": 3, "epochs": 2}
+    assert "budget: trials=3, epochs=2" in space.describe()
+    assert dict(load_space(tmp_path / "b.yaml").budget) == dict(space.budget)
+    path.write_text(BASE)
+    assert dict(load_space(path).budget) == {}
 
 
 def test_missing_file() -> None:

@@ -163,6 +163,24 @@ def test_adaptive_transformer_eval_counts_one_branch() -> None:
     assert standard_rows and all(r.sops == 0 and r.macs == 0 for r in standard_rows)
 
 
+def test_attention_blocks_and_their_energy_share() -> None:
+    from snn_models.functional import attention_blocks
+
+    layers = [{"attention": "adaptive"}, {"attention": "ssa"}, {"attention": "standard"}]
+    net = build(tiny(layers=layers), (1, 8, 8), 3)
+    found = attention_blocks(net)
+    assert found == {"body.0.attn": "adaptive", "body.1.attn": "ssa", "body.2.attn": "standard"}
+    report = measure_energy(net, [torch.rand(4, 1, 8, 8)])
+    for block in found:
+        rows = [r for r in report.layers if r.name.startswith((block + ".", block + ":"))]
+        assert rows and report.energy_under(block) == pytest.approx(sum(r.energy_uj for r in rows))
+    parts = sum(report.energy_under(b) for b in found)
+    assert 0 < parts < report.energy_uj
+    assert report.energy_under("body") + report.energy_under("stem") + report.energy_under(
+        "head"
+    ) == pytest.approx(report.energy_uj)
+
+
 def test_training_a_few_steps_reduces_the_loss() -> None:
     net = build(tiny(patch=4, layers=[{}, {"attention": "ssa"}]), (1, 8, 8), 3)
     x = torch.rand(24, 1, 8, 8)
