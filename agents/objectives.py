@@ -98,6 +98,8 @@ OBJECTIVES: dict[str, Objective] = {
     "accuracy": Objective("accuracy", "maximize", threshold=0.0),
     "energy": Objective("energy_uj", "minimize"),
     "latency": Objective("latency_ms", "minimize"),
+    # the candidate's energy over its ANN twin's (all MACs): < 1 means the SNN is cheaper
+    "energy_ratio": Objective("energy_ratio_to_ann", "minimize"),
     "forgetting": Objective("forgetting", "minimize"),
 }
 

@@ -8,7 +8,11 @@ A sample is flat, labelled data: ``{"kind": "mlp", "depth": 2, "timesteps": 4, "
   (``v_reset``, ``v_c``, ``tau``, ...) into its ``neuron_args``;
 * a :class:`~snn_models.config.NetSpec` field (``kind``, ``timesteps``, ``encoder``, ...) stays
   top-level;
-* ``lr``, ``batch_size``, ``epochs``, ``weight_decay`` are training settings;
+* ``lr``, ``batch_size``, ``epochs``, ``weight_decay`` are training settings, and so are the
+  distillation settings ``kd_enabled``, ``kd_alpha``, ``kd_temperature``, ``kd_teacher``,
+  ``kd_teacher_width``, ``kd_per_step`` and the initialisation ``init`` (``random`` or
+  ``convert``: warm-start from the converted weights of a trained ANN twin, which needs a
+  network without BatchNorm, so ``init: convert`` also sets ``batchnorm: false``);
 * ``depth`` only says how many layers there are (checked against the layer keys).
 
 Any other key is an error naming it, so a typo in a space never trains silently with a default.
@@ -25,6 +29,15 @@ from evolve.errors import UserError
 from snn_models.config import LayerSpec, NetSpec
 
 TRAIN_KEYS = ("lr", "batch_size", "epochs", "weight_decay")
+KD_KEYS = (
+    "kd_enabled",
+    "kd_alpha",
+    "kd_temperature",
+    "kd_teacher",
+    "kd_teacher_width",
+    "kd_per_step",
+)
+INIT_CHOICES = ("random", "convert")
 NEURON_ARGS = (
     "v_reset",
     "v_c",
@@ -62,8 +75,16 @@ def arch_to_specs(arch: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, An
                 raise UserError(f"search space key {key!r}: unknown layer setting {name!r}")
         elif key == "depth":
             depth = int(value)
-        elif key in TRAIN_KEYS:
+        elif key in TRAIN_KEYS or key in KD_KEYS:
             train[key] = value
+        elif key == "init":
+            if value not in INIT_CHOICES:
+                raise UserError(
+                    f"search space key 'init': unknown value {value!r}; choose one of {', '.join(INIT_CHOICES)}"
+                )
+            train[key] = value
+            if value == "convert":
+                net["batchnorm"] = False
         elif key in net_fields:
             net[key] = value
         else:

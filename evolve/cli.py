@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from evolve import search_cmd, show_cmd, spaces_cmd, train_cmd
+from evolve import convert_cmd, search_cmd, show_cmd, spaces_cmd, teacher_cmd, train_cmd
 from evolve.errors import UserError
 
 EXIT_BAD_INPUT = 2
@@ -25,6 +25,8 @@ def make_parser() -> argparse.ArgumentParser:
     show_cmd.add_parser(sub)
     spaces_cmd.add_parser(sub)
     train_cmd.add_parser(sub)
+    teacher_cmd.add_parser(sub)
+    convert_cmd.add_parser(sub)
     return parser
 
 

@@ -82,7 +82,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--data-dir", type=Path, help="folder holding the data set's files")
     p.add_argument(
-        "--objectives", help="comma-separated: accuracy, energy, latency (default accuracy,energy)"
+        "--objectives",
+        help="comma-separated: accuracy, energy, energy_ratio (to the ANN twin), latency "
+        "(default accuracy,energy)",
     )
     p.add_argument(
         "--energy-budget-uj",
@@ -164,6 +166,8 @@ def _reference_point(
             ref[o.name] = report.ann_energy_uj
         elif o.name == "latency_ms":
             ref[o.name] = 1000.0
+        elif o.name == "energy_ratio_to_ann":
+            ref[o.name] = 1.0  # parity with the ANN twin
         else:
             raise UserError(f"objective {o.name!r} has no reference point; give it a threshold")
     return ref
@@ -189,6 +193,10 @@ def run(a: argparse.Namespace) -> int:
         raise UserError("--resume needs --study NAME (the run folder under --out to continue)")
     space_arg = a.space or DEFAULT_SPACE
     study_name = a.study or f"{Path(space_arg).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if study_name == "teachers":
+        raise UserError(
+            "--study teachers: that folder holds the teacher cache; choose another name"
+        )
     run_dir = (a.out / study_name).resolve()
     stored = None
     if (run_dir / CONFIG_FILE).exists():
@@ -227,6 +235,7 @@ def run(a: argparse.Namespace) -> int:
     s["storage"] = storage_url
 
     run_dir.mkdir(parents=True, exist_ok=True)
+    teacher_dir = (a.out / "teachers").resolve()  # shared by every study under --out
     configure_logging(run_dir, verbose=a.verbose)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if stored is None:  # the run record first, so that a study never exists without it
@@ -266,7 +275,17 @@ def run(a: argparse.Namespace) -> int:
         data.name,
         [o.name for o in objectives],
     )
-    return _loop(agent, space, data, s, objectives, reference, run_dir, progress=not a.no_progress)
+    return _loop(
+        agent,
+        space,
+        data,
+        s,
+        objectives,
+        reference,
+        run_dir,
+        progress=not a.no_progress,
+        teacher_dir=teacher_dir,
+    )
 
 
 def _loop(
@@ -279,6 +298,7 @@ def _loop(
     run_dir: Path,
     *,
     progress: bool,
+    teacher_dir: Path,
 ) -> int:
     from tqdm import tqdm
 
@@ -302,7 +322,12 @@ def _loop(
                 logger.info("timeout reached after {:.0f} s", time.monotonic() - start)
                 break
             proposal = agent.ask()
-            settings = TrialSettings(epochs=s["epochs"], seed=s["seed"] + proposal.number)
+            settings = TrialSettings(
+                epochs=s["epochs"],
+                seed=s["seed"] + proposal.number,
+                teacher_dir=str(teacher_dir),
+                teacher_seed=s["seed"],
+            )
             logger.info("trial {} arch {}", proposal.number, dict(proposal.arch))
             try:
                 outcome = evaluate_trial(

@@ -75,6 +75,8 @@ VANISHING_GRAD = 1e-6
 
 #: Called after every epoch with the record; return True to stop training.
 EpochCallback = Callable[[EpochRecord], bool]
+#: ``loss_fn(x, y, out)``: the training loss of a batch (default: cross-entropy of ``out``).
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @torch.no_grad()
@@ -99,8 +101,10 @@ def train(
     *,
     on_epoch: EpochCallback | None = None,
     description: str = "train",
+    loss_fn: LossFn | None = None,
 ) -> TrainResult:
-    """Train ``model`` with Adam + cosine decay on cross-entropy of its time-averaged output.
+    """Train ``model`` with Adam + cosine decay on cross-entropy of its time-averaged output
+    (or on ``loss_fn``, e.g. a :class:`~evolve.distill.Distiller`).
 
     The weights of the epoch with the best validation accuracy are restored before returning.
     """
@@ -123,7 +127,7 @@ def train(
             cfg.batch_size, shuffle=True, seed=cfg.seed * 100_003 + epoch
         ):
             out = model(x)
-            loss = F.cross_entropy(out, y)
+            loss = F.cross_entropy(out, y) if loss_fn is None else loss_fn(x, y, out)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch}")
             opt.zero_grad(set_to_none=True)

@@ -7,9 +7,11 @@ agent's multi-objective early stopping can stop it, and returns a :class:`TrialO
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -18,8 +20,12 @@ from loguru import logger
 import snn_models
 from evolve.arch import arch_to_specs
 from evolve.datasets import Dataset, Split
+from evolve.distill import Distiller
 from evolve.selector import NeuronSelector
+from evolve.teachers import TeacherCache
 from evolve.training import EpochRecord, TrainConfig, evaluate, train
+from snn_models.ann import build_ann
+from snn_models.conversion import load_converted
 from snn_models.energy import EnergyReport, measure_energy
 from snn_models.functional import attention_blocks, neuron_kinds
 from snn_models.neurons import RUNAWAY_RATE, SILENT_RATE
@@ -27,6 +33,7 @@ from snn_models.neurons import RUNAWAY_RATE, SILENT_RATE
 #: Called after every epoch with (epoch, {"val_accuracy": ..., "energy_uj": ...}); True = stop.
 ReportFn = Callable[[int, Mapping[str, float]], bool]
 
+TWIN_MIN_EPOCHS = 10  # init: convert trains the candidate's ANN twin at least this long
 ENERGY_PROBE_SAMPLES = 128  # validation samples used for the cheap per-epoch energy estimate
 
 
@@ -39,6 +46,9 @@ class TrialSettings:
     lr: float = 3e-3
     seed: int = 0
     energy_profile: str = "45nm_fp32"
+    teacher_dir: str = "runs/teachers"  # the shared teacher cache (evolve.teachers)
+    teacher_seed: int = 0  # one teacher per study seed, not per trial
+    teacher_epochs: int = 20
 
 
 @dataclass
@@ -98,6 +108,13 @@ def evaluate_trial(
     )
 
     selector = NeuronSelector(model)
+    extra: dict[str, Any] = {}
+    loss_fn = None
+    if train_over.get("kd_enabled"):
+        loss_fn, extra["teacher"] = _distiller(model, spec, train_over, data, settings)
+        extra["teacher_energy_uj"] = extra["teacher"]["energy_uj"]
+    if train_over.get("init") == "convert":
+        extra["init"] = _warm_start(model, net_dict, data, cfg)
 
     def on_epoch(rec: EpochRecord) -> bool:
         if report is None and not selector.active:
@@ -117,7 +134,7 @@ def evaluate_trial(
             return False
         return report(rec.epoch, {"val_accuracy": rec.val_acc, "energy_uj": probe.energy_uj})
 
-    result = train(model, data.train, data.val, cfg, on_epoch=on_epoch)
+    result = train(model, data.train, data.val, cfg, on_epoch=on_epoch, loss_fn=loss_fn)
     energy = _energy(model, data.val, settings.energy_profile)
     test_acc = evaluate(model, data.test)
     latency = _latency_ms(model, data.val)
@@ -146,11 +163,14 @@ def evaluate_trial(
         "latency_ms": latency,
         "train_seconds": result.seconds,
         "wall_seconds": time.perf_counter() - t0,
+        **extra,
     }
     blocks = attention_blocks(model)
     if blocks:
         attrs["attention_types"] = blocks
-        attrs["attention_energy_uj"] = sum(energy.energy_under(b) for b in blocks)
+        by_block = {b: energy.energy_under(b) for b in blocks}
+        attrs["attention_energy_by_block"] = by_block
+        attrs["attention_energy_uj"] = sum(by_block.values())
     if selector.active:
         attrs["selector"] = selector.state()
     for kind, names in (
@@ -159,5 +179,68 @@ def evaluate_trial(
     ):
         if names:
             logger.info("warning: {} layers: {}", kind, ", ".join(names))
-    values = {"accuracy": result.best_val_acc, "energy_uj": energy.energy_uj, "latency_ms": latency}
+    values = {
+        "accuracy": result.best_val_acc,
+        "energy_uj": energy.energy_uj,
+        "latency_ms": latency,
+        "energy_ratio_to_ann": energy.ratio_to_ann,
+    }
     return TrialOutcome(values=values, attrs=attrs, stopped_early=result.stopped_early)
+
+
+def _distiller(
+    model: torch.nn.Module,
+    spec: snn_models.NetSpec,
+    over: Mapping[str, Any],
+    data: Dataset,
+    settings: TrialSettings,
+) -> tuple[Distiller, dict[str, Any]]:
+    """The KD loss of a candidate, with its teacher from the shared cache (trained once)."""
+    family = str(over.get("kd_teacher", "same"))
+    family = spec.kind if family == "same" else family
+    width = over.get("kd_teacher_width")
+    teacher = TeacherCache(Path(settings.teacher_dir)).get(
+        data,
+        family,
+        int(width) if width is not None else None,
+        seed=settings.teacher_seed,
+        epochs=settings.teacher_epochs,
+    )
+    distiller = Distiller(
+        teacher.model,
+        alpha=float(over.get("kd_alpha", 0.5)),
+        temperature=float(over.get("kd_temperature", 4.0)),
+        per_step=bool(over.get("kd_per_step", False)),
+    )
+    distiller.attach(model)
+    m = teacher.meta
+    info = {
+        "name": teacher.key.name,
+        "cached": teacher.cached,
+        "val_accuracy": m["val_accuracy"],
+        "test_accuracy": m["test_accuracy"],
+        "energy_uj": m["energy_uj"],
+        # paid once per cache entry: 0 here when it came from the cache
+        "train_seconds": 0.0 if teacher.cached else m["train_seconds"],
+        "first_train_seconds": m["train_seconds"],
+    }
+    return distiller, info
+
+
+def _warm_start(
+    model: torch.nn.Module, net_dict: Mapping[str, Any], data: Dataset, cfg: TrainConfig
+) -> dict[str, Any]:
+    """``init: convert``: train the candidate's ANN twin, convert it into the candidate."""
+    t0 = time.perf_counter()
+    twin = build_ann(net_dict, data.input_shape, data.n_classes)
+    # the twin runs one step without spikes: training it well is cheap next to the SNN
+    twin_cfg = dataclasses.replace(cfg, epochs=max(cfg.epochs, TWIN_MIN_EPOCHS), progress=False)
+    twin_result = train(twin, data.train, data.val, twin_cfg, description="ANN twin")
+    calibration = [x for x, _ in Split(data.train.x[:1024], data.train.y[:1024]).batches(256)]
+    load_converted(model, twin, calibration)  # type: ignore[arg-type]
+    return {
+        "twin_val_accuracy": twin_result.best_val_acc,
+        "twin_epochs": twin_cfg.epochs,
+        "converted_val_accuracy": evaluate(model, data.val),
+        "seconds": time.perf_counter() - t0,
+    }

@@ -74,3 +74,6 @@ def test_transformer_trial_records_attention_energy(digits) -> None:  # type: ig
     a = out.attrs
     assert a["attention_types"] == {"body.0.attn": "standard", "body.1.attn": "sdsa"}
     assert 0 < a["attention_energy_uj"] < a["energy_uj"]
+    by_block = a["attention_energy_by_block"]
+    assert set(by_block) == set(a["attention_types"])
+    assert sum(by_block.values()) == a["attention_energy_uj"]

@@ -112,6 +112,7 @@ def test_hybrid_neuron_default() -> None:
         "timesteps": 4,
         "encoder": "direct",
         "lr": 3.0e-3,
+        "kd_enabled": False,
         "layer.0.width": 128,
         "layer.0.neuron": "lif",
         "layer.0.threshold": 1.0,
