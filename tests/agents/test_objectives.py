@@ -16,6 +16,11 @@ def test_short_names_map_to_metrics_and_directions() -> None:
     assert objectives[0].threshold == 0.0
 
 
+def test_energy_ratio_is_the_ratio_to_the_ann_twin() -> None:
+    (o,) = parse_objectives("energy_ratio")
+    assert (o.name, o.direction) == ("energy_ratio_to_ann", "minimize")
+
+
 def test_metric_names_and_sequences_are_accepted() -> None:
     assert parse_objectives(["accuracy", "energy_uj"]) == parse_objectives("accuracy,energy")
 

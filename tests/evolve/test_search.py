@@ -166,6 +166,54 @@ def test_search_bad_input_exit_2(tmp_path: Path, args: list[str], message: str) 
     assert len(lines) == 1 and message in lines[0], proc.stderr
 
 
+TINY = (
+    "name: tiny\n"
+    "params:\n"
+    "  depth: {type: int, low: 1, high: 1}\n"
+    "  kd_enabled: {type: bool}\n"
+    "layers:\n"
+    "  repeat: depth\n"
+    "  params:\n"
+    "    width: {type: int, low: 8, high: 16}\n"
+    "    neuron: {type: categorical, choices: [lif]}\n"
+    "fixed: {kind: mlp, kd_teacher_width: 16}\n"
+)
+
+
+def test_energy_ratio_objective_and_distilled_trials(tmp_path: Path) -> None:
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    proc = evolve(
+        "search",
+        "--space",
+        "tiny.yaml",
+        "--study",
+        "r",
+        "--trials",
+        "4",
+        "--epochs",
+        "1",
+        "--objectives",
+        "accuracy,energy_ratio",
+        "--no-progress",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    run_dir = tmp_path / "runs" / "r"
+    pareto = json.loads((run_dir / "pareto.json").read_text())
+    assert pareto["reference_point"]["energy_ratio_to_ann"] == 1.0
+    study = _study(run_dir)
+    for t in study.trials:
+        if t.state == optuna.trial.TrialState.COMPLETE:
+            a = t.user_attrs
+            assert t.values[1] == pytest.approx(a["energy_uj"] / a["ann_energy_uj"])
+            assert ("teacher" in a) == t.params["kd_enabled"]
+    distilled = [t.user_attrs["teacher"] for t in study.trials if "teacher" in t.user_attrs]
+    # seed 0 samples kd_enabled both ways in 4 trials; one teacher serves the whole study
+    assert 0 < len(distilled) < 4
+    assert sum(not d["cached"] for d in distilled) == 1
+    assert (tmp_path / "runs" / "teachers" / "digits-mlp-w16-s0.pt").exists()
+
+
 def test_a_space_budget_sets_the_default_trials_and_epochs(tmp_path: Path) -> None:
     (tmp_path / "tiny.yaml").write_text(
         "name: tiny\n"
