@@ -9,7 +9,7 @@ PIN    := -c constraints.txt
 STAMP  := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv test test-slow lint format bench bench-engine bench-attention bench-search search train clean help
+.PHONY: venv test test-slow lint format bench bench-engine bench-attention bench-search bench-bif bench-sdsa bench-timesteps bench-snn-ann search train clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -52,6 +52,18 @@ bench-attention: venv  ## SDSA vs standard attention block, forward + backward, 
 
 bench-search: $(BENCH_STAMP)  ## default agent vs random search, hypervolume vs time (~20 min)
 	$(BIN)/python benchmarks/search_efficiency.py --out runs/bench/search_efficiency.json
+
+bench-bif: $(BENCH_STAMP)  ## LIF vs BIF, same architectures, digits + Fashion-MNIST, 3 seeds (~15 min)
+	$(BIN)/python benchmarks/bif_vs_lif.py --out runs/bench/bif_vs_lif.json
+
+bench-sdsa: $(BENCH_STAMP)  ## SDSA in one block / all blocks; searched hybrids vs all-standard (~20 min)
+	$(BIN)/python benchmarks/sdsa_single_layer.py --out runs/bench/sdsa_single_layer.json
+
+bench-timesteps: $(BENCH_STAMP)  ## T in {1,2,4,8,16} for the best searched transformer (~10 min)
+	$(BIN)/python benchmarks/timesteps.py --out runs/bench/timesteps.json
+
+bench-snn-ann: $(BENCH_STAMP)  ## the SNN-vs-ANN table: ANN, SNN, SNN + KD, converted SNN (~15 min)
+	$(BIN)/python benchmarks/snn_vs_ann.py --out runs/bench/snn_vs_ann.json
 
 search: venv  ## set up, then search the default space (hybrid_attention) on digits (~4 min)
 	$(BIN)/evolve search --space hybrid_attention

@@ -74,6 +74,23 @@ def run(arch: Mapping[str, Any], data: Dataset, *, epochs: int, seed: int) -> di
     }
 
 
+@torch.no_grad()
+def latency_ms(model: torch.nn.Module, x: torch.Tensor, batch: int, repeats: int) -> float:
+    """Median milliseconds per sample of ``model(x[:batch])`` (eval mode, after one warm-up).
+
+    The networks run dense tensor ops, so this does not depend on the weights or the spikes.
+    """
+    model.eval()
+    xb = x[:batch]
+    model(xb)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        model(xb)
+        times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times) / len(xb)
+
+
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
     vals = [float(v) for v in values]
     return statistics.fmean(vals), (statistics.stdev(vals) if len(vals) > 1 else 0.0)

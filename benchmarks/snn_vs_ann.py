@@ -9,8 +9,9 @@ to a seeded subset so the table builds in minutes on 2 cores), the rows are:
 * **SNN**: the SNN architecture trained with surrogate gradients; the best-validation point of a
   search run when ``--search-run-<data>`` is given, else the fixed architecture printed above the
   table (say which in any report);
-* **SNN + KD**: the same architecture distilled from the cached ANN teacher (MLP twin 2×256,
-  ``evolve teacher``), α and τ as given; the teacher's one-off training time is reported;
+* **SNN + KD**: the same architecture distilled from the cached ANN teacher of ``--teacher-family``
+  (default: the SNN's own family at the cache's default width, ``evolve teacher``), α and τ as
+  given; the teacher's one-off training time is reported;
 * **converted SNN** at T = 8, 16, 32: the ANN twin converted (BatchNorm folded, 99.9th-percentile
   normalisation, soft-reset IF).
 
@@ -20,18 +21,21 @@ order; the split is fixed). Energy is per inference on the test split, from meas
 Latency is the median wall time per sample of ``model(x)`` on this CPU for batch 1 and batch 256.
 
     .venv/bin/python benchmarks/snn_vs_ann.py --out runs/bench/snn_vs_ann.json
+
+``--reuse OLD.json --only-kd`` retrains only the KD rows (e.g. with another teacher) and takes
+every other row from OLD.json, which must come from the same data and architecture settings.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
-from _common import front_of, load, mean_std, table, write_json
+from _common import front_of, latency_ms, load, mean_std, table, write_json
 from tqdm import tqdm
 
 from evolve.arch import arch_to_specs
@@ -54,20 +58,6 @@ DEFAULT_ARCH = {  # used when no search run is given
         "layers": [{"width": 16, "neuron": "lif"}, {"width": 32, "neuron": "lif"}],
     },
 }
-
-
-@torch.no_grad()
-def latency_ms(model: torch.nn.Module, x: torch.Tensor, batch: int, repeats: int) -> float:
-    """Median milliseconds per sample of ``model(x[:batch])`` (eval mode, after one warm-up)."""
-    model.eval()
-    xb = x[:batch]
-    model(xb)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        model(xb)
-        times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times) / len(xb)
 
 
 def measure(model: torch.nn.Module, data: Any, profile: str = "45nm_fp32") -> dict[str, Any]:
@@ -107,10 +97,28 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
     lr = float(over.get("lr", 3e-3))
     print(f"{data.name}: SNN {source}: {net}")
     rows: dict[str, list[dict[str, Any]]] = {}
-    teacher = TeacherCache(args.teacher_cache).get(data, "mlp", 256, seed=0, epochs=args.teacher_epochs)
-    bar = tqdm(total=args.seeds * 4, desc=data.name, unit="model")
+    family = net["kind"] if args.teacher_family == "same" else args.teacher_family
+    teacher = TeacherCache(args.teacher_cache).get(data, family, seed=0, epochs=args.teacher_epochs)
+    reused = None
+    if args.only_kd:
+        old = {d["dataset"]: d for d in json.loads(args.reuse.read_text())["datasets"]}
+        if data.name not in old or old[data.name]["snn_spec"] != net:
+            raise SystemExit(f"--reuse {args.reuse}: no {data.name} rows for this architecture")
+        rows = {k: v for k, v in old[data.name]["rows"].items() if k != "SNN + KD"}
+        reused = str(args.reuse)
+    bar = tqdm(total=args.seeds * (1 if args.only_kd else 4), desc=data.name, unit="model")
     for seed in range(args.seeds):
         cfg = TrainConfig(epochs=epochs, lr=lr, seed=seed, progress=False)
+        if args.only_kd:
+            torch.manual_seed(seed)
+            snn = build(net, data.input_shape, data.n_classes)
+            kd = Distiller(teacher.model, alpha=args.kd_alpha, temperature=args.kd_temperature)
+            train(snn, data.train, data.val, cfg, loss_fn=kd)
+            rows.setdefault("SNN + KD", []).append(
+                with_latency(measure(snn, data) | {"timesteps": snn.timesteps}, snn, data)
+            )
+            bar.update()
+            continue
         # the ANN twin: baseline and source of the conversion
         torch.manual_seed(seed)
         ann = build_ann(net, data.input_shape, data.n_classes)
@@ -135,7 +143,9 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
             snn = build(net, data.input_shape, data.n_classes)
             loss_fn = None
             if kd:
-                loss_fn = Distiller(teacher.model, alpha=args.kd_alpha, temperature=args.kd_temperature)
+                loss_fn = Distiller(
+                    teacher.model, alpha=args.kd_alpha, temperature=args.kd_temperature
+                )
             train(snn, data.train, data.val, cfg, loss_fn=loss_fn)
             rows.setdefault(label, []).append(
                 with_latency(measure(snn, data) | {"timesteps": snn.timesteps}, snn, data)
@@ -166,15 +176,20 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
     kd_gain = 100 * (by["SNN + KD"]["test_accuracy"] - by["SNN"]["test_accuracy"])
     target_acc = 0.97 if name == "digits" else 0.90
     snn_rows = [s for s in summary if "SNN" in s["row"]]
-    meets = [s["row"] for s in snn_rows if s["test_accuracy"] >= target_acc and s["energy_vs_ann"] <= 0.2]
+    meets = [
+        s["row"] for s in snn_rows if s["test_accuracy"] >= target_acc and s["energy_vs_ann"] <= 0.2
+    ]
     conv32 = by.get("converted SNN, T=32")
     result = {
         "dataset": data.name,
         "snn_source": source,
         "snn_spec": net,
         "epochs": epochs,
-        "teacher": {k: teacher.meta[k] for k in ("name", "val_accuracy", "test_accuracy", "train_seconds")}
+        "teacher": {
+            k: teacher.meta[k] for k in ("name", "val_accuracy", "test_accuracy", "train_seconds")
+        }
         | {"cached": teacher.cached},
+        "rows_reused_from": reused,
         "rows": rows,
         "summary": summary,
         "kd_gain_points": kd_gain,
@@ -206,10 +221,19 @@ def main() -> None:
     ap.add_argument("--kd-alpha", type=float, default=0.5)
     ap.add_argument("--kd-temperature", type=float, default=4.0)
     ap.add_argument("--teacher-epochs", type=int, default=20)
+    ap.add_argument(
+        "--teacher-family", default="same", help="same (the SNN's kind), mlp, cnn or transformer"
+    )
+    ap.add_argument(
+        "--only-kd", action="store_true", help="retrain only the KD rows (needs --reuse)"
+    )
+    ap.add_argument("--reuse", type=Path, help="an earlier JSON whose other rows are kept")
     ap.add_argument("--teacher-cache", type=Path, default=Path("runs/teachers"))
     ap.add_argument("--convert-timesteps", type=int, nargs="+", default=[8, 16, 32])
     ap.add_argument("--out", type=Path, default=Path("runs/bench/snn_vs_ann.json"))
     args = ap.parse_args()
+    if args.only_kd and args.reuse is None:
+        ap.error("--only-kd needs --reuse OLD.json")
     results = [run_dataset(name, args) for name in args.datasets]
     for res in results:
         print(f"\n{res['dataset']} — SNN: {res['snn_source']}")
@@ -243,9 +267,13 @@ def main() -> None:
             f"{t['train_seconds']:.1f} s{' (reused from the cache)' if t['cached'] else ''}"
         )
         print(f"KD gain on the same architecture: {res['kd_gain_points']:+.2f} points")
-        print(f"SNN rows meeting {res['target_snn']}: {', '.join(res['rows_meeting_target']) or 'none'}")
+        print(
+            f"SNN rows meeting {res['target_snn']}: {', '.join(res['rows_meeting_target']) or 'none'}"
+        )
         if res["conversion_gap_points_t32"] is not None:
-            print(f"conversion gap to the ANN at T=32: {res['conversion_gap_points_t32']:.2f} points")
+            print(
+                f"conversion gap to the ANN at T=32: {res['conversion_gap_points_t32']:.2f} points"
+            )
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     write_json(args.out, {"settings": settings, "datasets": results})
 

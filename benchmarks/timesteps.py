@@ -4,7 +4,8 @@ The architecture is the best-validation-accuracy point of a ``hybrid_attention``
 (``--search-run``, default the newest ``runs/hybrid_attention-*``; the space's default
 architecture when there is none). It is retrained on digits at T in {1, 2, 4, 8, 16} with
 everything else fixed, over several seeds: test accuracy, energy per inference (45 nm fp32, from
-its validation spikes) and CPU latency per sample (batch of 64, eval mode, this machine).
+its validation spikes) and CPU latency per sample (median of repeated eval-mode forwards at batch
+1 and batch 64, on this machine, measured after the training runs).
 
     .venv/bin/python benchmarks/timesteps.py --out runs/bench/timesteps.json
 """
@@ -15,10 +16,24 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from _common import front_of, latest_search_run, load, mean_std, pm, pyplot, run, table, write_json
+import torch
+from _common import (
+    front_of,
+    latency_ms,
+    latest_search_run,
+    load,
+    mean_std,
+    pm,
+    pyplot,
+    run,
+    table,
+    write_json,
+)
 from tqdm import tqdm
 
+from evolve.arch import arch_to_specs
 from search_spaces import load_space
+from snn_models import build
 
 
 def pick_arch(search_run: Path | None) -> tuple[dict[str, Any], str]:
@@ -50,23 +65,35 @@ def main() -> None:
             runs[t].append(run(arch | {"timesteps": t}, data, epochs=args.epochs, seed=seed))
             bar.update()
     bar.close()
+    latency = {}  # dense ops: the cost does not depend on the trained weights, only on T
+    for t in args.timesteps:
+        net, _ = arch_to_specs(arch | {"timesteps": t})
+        torch.manual_seed(0)
+        model = build(net, data.input_shape, data.n_classes)
+        latency[t] = {
+            "b1": latency_ms(model, data.test.x, 1, 30),
+            "b64": latency_ms(model, data.test.x, 64, 10),
+        }
     rows = [
         [
             str(t),
             pm([r["test_accuracy"] for r in rs], 100),
             pm([r["energy_uj"] for r in rs], 1, 4),
-            pm([r["latency_ms"] for r in rs], 1, 3),
+            f"{latency[t]['b1']:.3f}",
+            f"{latency[t]['b64']:.4f}",
             pm([r["firing_rate"] for r in rs], 1, 3),
         ]
         for t, rs in runs.items()
     ]
-    print(table(["T", "test acc %", "energy µJ", "latency ms/sample", "firing rate"], rows))
+    header = ["T", "test acc %", "energy µJ", "ms/sample b1", "ms/sample b64", "firing rate"]
+    print(table(header, rows))
     summary = [
         {
             "timesteps": t,
             "test_accuracy": mean_std([r["test_accuracy"] for r in rs]),
             "energy_uj": mean_std([r["energy_uj"] for r in rs]),
-            "latency_ms": mean_std([r["latency_ms"] for r in rs]),
+            "latency_ms": (latency[t]["b64"], 0.0),
+            "latency_b1_ms": latency[t]["b1"],
         }
         for t, rs in runs.items()
     ]
@@ -93,7 +120,7 @@ def plot(summary: list[dict[str, Any]], png: Path) -> None:
     for ax, key, scale, title in (
         (axes[0], "test_accuracy", 100, "test accuracy (%)"),
         (axes[1], "energy_uj", 1, "energy per inference (µJ)"),
-        (axes[2], "latency_ms", 1, "CPU latency (ms/sample)"),
+        (axes[2], "latency_ms", 1, "CPU latency (ms/sample, batch 64)"),
     ):
         ax.errorbar(
             ts,
