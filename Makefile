@@ -62,7 +62,7 @@ bench-sdsa: $(BENCH_STAMP)  ## SDSA in one block / all blocks; searched hybrids 
 bench-timesteps: $(BENCH_STAMP)  ## T in {1,2,4,8,16} for the best searched transformer (~10 min)
 	$(BIN)/python benchmarks/timesteps.py --out runs/bench/timesteps.json
 
-bench-snn-ann: $(BENCH_STAMP)  ## the SNN-vs-ANN table: ANN, SNN, SNN + KD, converted SNN (~15 min)
+bench-snn-ann: $(BENCH_STAMP)  ## the SNN-vs-ANN table: ANN, SNN, SNN + KD, converted SNN (~30 min)
 	$(BIN)/python benchmarks/snn_vs_ann.py --out runs/bench/snn_vs_ann.json
 
 search: venv  ## set up, then search the default space (hybrid_attention) on digits (~4 min)
