@@ -78,7 +78,6 @@ class Distiller:
         for p in self.teacher.parameters():
             p.requires_grad_(False)
         self._steps: Tensor | None = None
-        self._hooked: nn.Module | None = None
 
     def attach(self, student: nn.Module) -> None:
         """Watch the student's output layer, for the per-step form."""
@@ -92,7 +91,6 @@ class Distiller:
             self._steps = out
 
         head[0].register_forward_hook(keep)
-        self._hooked = head[0]
 
     def __call__(self, x: Tensor, y: Tensor, out: Tensor) -> Tensor:
         with torch.no_grad():

@@ -74,7 +74,7 @@ def twin_spec(spec: NetSpec | Mapping[str, Any]) -> NetSpec:
         for layer in spec.layers
     )
     return dataclasses.replace(
-        spec, layers=layers, timesteps=1, encoder="direct", readout="membrane", dropout=spec.dropout
+        spec, layers=layers, timesteps=1, encoder="direct", readout="membrane"
     )
 
 

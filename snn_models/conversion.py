@@ -237,7 +237,7 @@ def convert(
         _synapses_and_neurons(snn, ConvertedIF), ConvertedIF, scales, [1.0] * len(scales)
     )
     set_timesteps(snn, timesteps)
-    snn.spec = dataclasses.replace(snn.spec, soft_reset=True, timesteps=timesteps, batchnorm=False)
+    snn.spec = dataclasses.replace(snn.spec, soft_reset=True, batchnorm=False)
     return snn
 
 

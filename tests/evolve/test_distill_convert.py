@@ -5,13 +5,12 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from evolve_cli import evolve
 
 from evolve import teachers
 from evolve.datasets import Dataset, Split, load_dataset
@@ -228,35 +227,26 @@ def test_init_convert_warm_starts_a_candidate(digits: Dataset) -> None:
 
 
 # ----------------------------------------------------------------------------- commands
-def _evolve(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "evolve", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
 
 
 def test_teacher_and_convert_commands(tmp_path: Path) -> None:
-    made = _evolve("teacher", "train", "--width", "32", "--epochs", "2", cwd=tmp_path)
+    made = evolve("teacher", "train", "--width", "32", "--epochs", "2", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     assert "digits-mlp-w32-s0: trained" in made.stdout
-    again = _evolve("teacher", "train", "--width", "32", "--epochs", "2", cwd=tmp_path)
+    again = evolve("teacher", "train", "--width", "32", "--epochs", "2", cwd=tmp_path)
     assert "reused from the cache" in again.stdout
-    listed = _evolve("teacher", "list", cwd=tmp_path)
+    listed = evolve("teacher", "list", cwd=tmp_path)
     assert "digits-mlp-w32-s0" in listed.stdout and " ok" in listed.stdout
     (tmp_path / "runs" / "teachers" / "digits-mlp-w32-s0.pt").write_bytes(b"x")
-    assert "will be retrained" in _evolve("teacher", "list", cwd=tmp_path).stdout
+    assert "will be retrained" in evolve("teacher", "list", cwd=tmp_path).stdout
 
-    conv = _evolve("convert", "--epochs", "3", "--timesteps", "4,16", "--no-progress", cwd=tmp_path)
+    conv = evolve("convert", "--epochs", "3", "--timesteps", "4,16", "--no-progress", cwd=tmp_path)
     assert conv.returncode == 0, conv.stderr
     assert "SNN T=16" in conv.stdout and "ANN" in conv.stdout
     run_dir = next((tmp_path / "runs").glob("convert-digits-*"))
     result = json.loads((run_dir / "result.json").read_text())
     assert [r["timesteps"] for r in result["rows"]] == [4, 16]
-    reuse = _evolve("convert", "--ann", str(run_dir / "ann.pt"), "--timesteps", "8", cwd=tmp_path)
+    reuse = evolve("convert", "--ann", str(run_dir / "ann.pt"), "--timesteps", "8", cwd=tmp_path)
     assert reuse.returncode == 0, reuse.stderr
     assert f"{100 * result['ann_test_accuracy']:6.2f} %" in reuse.stdout
 
@@ -273,7 +263,7 @@ def test_teacher_and_convert_commands(tmp_path: Path) -> None:
 )
 def test_bad_input_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     (tmp_path / "junk.pt").write_bytes(b"garbage")
-    proc = _evolve(*args, cwd=tmp_path)
+    proc = evolve(*args, cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr

@@ -14,20 +14,10 @@ import optuna
 import pandas as pd
 import pytest
 import yaml
+from evolve_cli import evolve
 
 ATTENTIONS = {"standard", "ssa", "sdsa", "adaptive"}
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-
-
-def evolve(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "evolve", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def _study(run_dir: Path) -> optuna.Study:
