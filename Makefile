@@ -9,7 +9,7 @@ PIN    := -c constraints.txt
 STAMP  := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv test test-slow lint format bench bench-engine bench-attention bench-search bench-bif bench-sdsa bench-timesteps bench-snn-ann search train clean help
+.PHONY: venv test test-slow lint format bench bench-engine bench-attention bench-search bench-bif bench-sdsa bench-timesteps bench-snn-ann bench-continual search train clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -64,6 +64,9 @@ bench-timesteps: $(BENCH_STAMP)  ## T in {1,2,4,8,16} for the best searched tran
 
 bench-snn-ann: $(BENCH_STAMP)  ## the SNN-vs-ANN table: ANN, SNN, SNN + KD, converted SNN (~30 min)
 	$(BIN)/python benchmarks/snn_vs_ann.py --out runs/bench/snn_vs_ann.json
+
+bench-continual: $(BENCH_STAMP)  ## naive / replay / STDP / replay+STDP on Split- and Permuted-Digits, 3 seeds (~5 min)
+	$(BIN)/python benchmarks/continual.py --out runs/bench/continual.json
 
 search: venv  ## set up, then search the default space (hybrid_attention) on digits (~4 min)
 	$(BIN)/evolve search --space hybrid_attention

@@ -100,7 +100,9 @@ OBJECTIVES: dict[str, Objective] = {
     "latency": Objective("latency_ms", "minimize"),
     # the candidate's energy over its ANN twin's (all MACs): < 1 means the SNN is cheaper
     "energy_ratio": Objective("energy_ratio_to_ann", "minimize"),
-    "forgetting": Objective("forgetting", "minimize"),
+    # continual learning (`evolve continual`): GEM ACC and max-based forgetting, both in [0, 1]
+    "acc": Objective("cl_acc", "maximize", threshold=0.0),
+    "forgetting": Objective("forgetting", "minimize", threshold=1.0),
 }
 
 

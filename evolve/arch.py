@@ -13,6 +13,8 @@ A sample is flat, labelled data: ``{"kind": "mlp", "depth": 2, "timesteps": 4, "
   ``kd_teacher_width``, ``kd_per_step`` and the initialisation ``init`` (``random`` or
   ``convert``: warm-start from the converted weights of a trained ANN twin, which needs a
   network without BatchNorm, so ``init: convert`` also sets ``batchnorm: false``);
+* the continual-learning keys ``cl_*`` (:data:`CL_KEYS`; ``evolve continual`` only) are
+  training settings too;
 * ``depth`` only says how many layers there are (checked against the layer keys).
 
 Any other key is an error naming it, so a typo in a space never trains silently with a default.
@@ -36,6 +38,15 @@ KD_KEYS = (
     "kd_teacher",
     "kd_teacher_width",
     "kd_per_step",
+)
+#: Continual-learning settings (`evolve continual`): the strategy and its options.
+CL_KEYS = (
+    "cl_strategy",
+    "cl_buffer_size",
+    "cl_stdp_lr",
+    "cl_stdp_epochs",
+    "cl_readout_lr",
+    "cl_feature_rate",
 )
 INIT_CHOICES = ("random", "convert")
 NEURON_ARGS = (
@@ -75,7 +86,7 @@ def arch_to_specs(arch: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, An
                 raise UserError(f"search space key {key!r}: unknown layer setting {name!r}")
         elif key == "depth":
             depth = int(value)
-        elif key in TRAIN_KEYS or key in KD_KEYS:
+        elif key in TRAIN_KEYS or key in KD_KEYS or key in CL_KEYS:
             train[key] = value
         elif key == "init":
             if value not in INIT_CHOICES:

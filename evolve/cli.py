@@ -6,7 +6,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from evolve import convert_cmd, search_cmd, show_cmd, spaces_cmd, teacher_cmd, train_cmd
+from evolve import (
+    continual_cmd,
+    convert_cmd,
+    search_cmd,
+    show_cmd,
+    spaces_cmd,
+    teacher_cmd,
+    train_cmd,
+)
 from evolve.errors import UserError
 
 EXIT_BAD_INPUT = 2
@@ -27,6 +35,7 @@ def make_parser() -> argparse.ArgumentParser:
     train_cmd.add_parser(sub)
     teacher_cmd.add_parser(sub)
     convert_cmd.add_parser(sub)
+    continual_cmd.add_parser(sub)
     return parser
 
 

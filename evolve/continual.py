@@ -28,12 +28,16 @@ Streams (:data:`STREAMS`, :func:`make_stream`):
 
 Strategies (:data:`STRATEGIES`, :func:`make_strategy`) share the small :class:`Strategy`
 interface: :class:`Naive` fine-tunes on the current task only; :class:`Replay` mixes a
-class-balanced buffer of past training examples into each new task. Adding one (e.g. an online
-STDP phase) means one class and one line in :data:`STRATEGIES`.
+class-balanced buffer of past training examples into each new task (with a class-balanced loss);
+:class:`STDPReadout` (``stdp``) keeps the feature layers away from gradients — calibrated once,
+then adapted per task by unsupervised online STDP — and trains only the readout;
+:class:`ReplaySTDP` (``replay_stdp``) adds the replay buffer to that readout. Adding a strategy
+means one class and one line in :data:`STRATEGIES`.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import time
@@ -44,6 +48,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from loguru import logger
 from torch import Tensor, nn
 from tqdm import tqdm
@@ -51,6 +56,13 @@ from tqdm import tqdm
 from evolve.datasets import Dataset, Split, load_dataset, load_digits, load_fashion_mnist
 from evolve.errors import UserError
 from evolve.training import TrainConfig, TrainResult, evaluate, train
+from snn_models.errors import ConfigError
+from snn_models.layers import TimeDistributed
+from snn_models.neurons.base import BaseNeuron
+from snn_models.plasticity import STDPRule, attach_stdp
+
+#: Training inputs of the first task used to calibrate the feature layers' firing rates.
+CALIBRATION_SAMPLES = 512
 
 # --------------------------------------------------------------------------------------- metrics
 
@@ -626,43 +638,322 @@ class ReplayBuffer:
         return Split(torch.cat([p.x for p in parts]), torch.cat([p.y for p in parts]))
 
 
+def balanced_loss(y: Tensor, n_classes: int) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
+    """Cross-entropy with each class present in ``y`` weighted by ``N / (K · N_c)``.
+
+    ``N_c`` examples of class c among N with K classes present: every present class weighs as
+    much in the loss as if the training set were balanced, so a buffer's few examples of old
+    classes are not outvoted by the many of the new task (absent classes weigh 0).
+    """
+    counts = torch.bincount(y, minlength=n_classes).to(torch.float32)
+    present = counts > 0
+    weight = torch.where(
+        present, counts.sum() / (counts.clamp_min(1.0) * present.sum()), torch.zeros(())
+    )
+
+    def loss(x: Tensor, target: Tensor, out: Tensor) -> Tensor:
+        return F.cross_entropy(out, target, weight=weight.to(out.dtype))
+
+    return loss
+
+
+def _with_memory(data: Split, memory: Split | None) -> Split:
+    if memory is None:
+        return data
+    return Split(torch.cat([data.x, memory.x]), torch.cat([data.y, memory.y]))
+
+
 class Replay:
     """Experience replay: each task trains on its own data plus a buffer of past examples.
 
     The training set of task k is ``task_k.train ∪ buffer`` (the buffer holds examples of tasks
     0..k−1, see :class:`ReplayBuffer`); model selection uses task k's validation split. After
-    the task, its training examples are offered to the buffer.
+    the task, its training examples are offered to the buffer. With ``balanced`` (the default)
+    the loss weighs every class of that set equally (:func:`balanced_loss`): without it the
+    many new examples bias the shared head toward the newest classes (on Split-Digits, buffer
+    200, MLP 128-128: ACC 0.90 / BWT −0.07 unbalanced, 0.92 / +0.01 balanced).
 
     Args:
         buffer_size: most past examples kept (all tasks together), >= 1.
         seed: seed of which examples are kept.
+        balanced: class-balanced cross-entropy over task data + buffer.
     """
 
     name = "replay"
 
-    def __init__(self, buffer_size: int = 200, seed: int = 0) -> None:
+    def __init__(self, buffer_size: int = 200, seed: int = 0, balanced: bool = True) -> None:
         self.buffer = ReplayBuffer(buffer_size, seed)
+        self.balanced = bool(balanced)
 
     def settings(self) -> dict[str, Any]:
-        return {"buffer_size": self.buffer.size, "seed": self.buffer.seed}
+        return {
+            "buffer_size": self.buffer.size,
+            "seed": self.buffer.seed,
+            "balanced": self.balanced,
+        }
 
     def start(self, stream: Stream) -> None:
         self.buffer.clear()
+        self._n_classes = stream.n_classes
 
     def train_task(self, model: nn.Module, task: Task, cfg: TrainConfig) -> TrainResult:
-        memory = self.buffer.split()
-        data = task.train
-        if memory is not None:
-            data = Split(torch.cat([task.train.x, memory.x]), torch.cat([task.train.y, memory.y]))
-        result = train(model, data, task.val, cfg, description=f"{self.name} {task.name}")
+        data = _with_memory(task.train, self.buffer.split())
+        loss_fn = balanced_loss(data.y, self._n_classes) if self.balanced else None
+        result = train(
+            model, data, task.val, cfg, description=f"{self.name} {task.name}", loss_fn=loss_fn
+        )
         self.buffer.add(task.name, task.train)
         return result
+
+
+# --------------------------------------------------------------------------- STDP strategies
+
+
+def feature_layers(model: nn.Module) -> list[tuple[str, nn.Module, BaseNeuron]]:
+    """The synaptic layers before the readout, in forward order, each with the neuron it drives.
+
+    For a :class:`~snn_models.architectures.SpikingNet` MLP or CNN: the stem's layer (direct
+    encoding) and every ``Linear``/``Conv2d`` of the body, paired with the next spiking neuron
+    (after its BatchNorm, if any). The head is not a feature layer.
+
+    Raises:
+        ConfigError: not an MLP/CNN ``SpikingNet`` (e.g. a transformer, whose attention has no
+            STDP rule here), or a feature layer that drives no spiking neuron.
+    """
+    spec = getattr(model, "spec", None)
+    if getattr(spec, "kind", None) not in ("mlp", "cnn"):
+        raise ConfigError(
+            "STDP strategies need a spiking MLP or CNN (kind: mlp|cnn); attention blocks have no "
+            "STDP rule — use naive or replay for a transformer"
+        )
+    chain: list[tuple[str, nn.Module]] = []
+    for part in ("stem", "body"):
+        chain += [(f"{part}.{n}", m) for n, m in getattr(model, part).named_children()]
+    out: list[tuple[str, nn.Module, BaseNeuron]] = []
+    for i, (name, module) in enumerate(chain):
+        inner = module.module if isinstance(module, TimeDistributed) else module
+        if not isinstance(inner, nn.Linear | nn.Conv2d):
+            continue
+        neuron = next(
+            (m for _, m in chain[i + 1 :] if isinstance(m, BaseNeuron)),
+            None,
+        )
+        if neuron is None:
+            raise ConfigError(f"feature layer {name!r} drives no spiking neuron")
+        out.append((name, inner, neuron))
+    return out
+
+
+def _record_rate(into: list[float], module: nn.Module, args: Any, out: Tensor) -> None:
+    into.append(float(out.float().mean()))
+
+
+@torch.no_grad()
+def calibrate_rates(
+    model: nn.Module, x: Tensor, target_rate: float, *, steps: int = 24
+) -> dict[str, dict[str, float]]:
+    r"""Scale each feature layer so that its neuron fires at ``target_rate`` on ``x``.
+
+    Layer by layer in forward order (each layer sees the already-calibrated ones before it), a
+    gain :math:`g` multiplies the layer's weight and bias; :math:`\log g` is found by bisection
+    on [log 1e-2, log 1e3] so that the mean firing rate of the neuron it drives on ``x`` is
+    ``target_rate`` (the rate rises with g). Like threshold balancing in ANN→SNN conversion,
+    this makes random, untrained layers neither silent nor saturated.
+
+    Returns:
+        ``{layer: {"gain": g, "rate": rate reached}}``.
+    """
+    was_training = model.training
+    model.eval()
+    result: dict[str, dict[str, float]] = {}
+    try:
+        for name, layer, neuron in feature_layers(model):
+            seen: list[float] = []
+            handle = neuron.register_forward_hook(functools.partial(_record_rate, seen))
+            w0 = layer.weight.detach().clone()
+            b0 = None if layer.bias is None else layer.bias.detach().clone()
+            lo, hi = math.log(1e-2), math.log(1e3)
+            try:
+                for _ in range(steps):
+                    mid = (lo + hi) / 2
+                    layer.weight.copy_(w0 * math.exp(mid))
+                    if b0 is not None:
+                        layer.bias.copy_(b0 * math.exp(mid))
+                    seen.clear()
+                    model(x)
+                    lo, hi = (mid, hi) if seen[-1] < target_rate else (lo, mid)
+                gain = math.exp(hi)
+                layer.weight.copy_(w0 * gain)
+                if b0 is not None:
+                    layer.bias.copy_(b0 * gain)
+                seen.clear()
+                model(x)
+            finally:
+                handle.remove()
+            result[name] = {"gain": gain, "rate": seen[-1]}
+    finally:
+        model.train(was_training)
+    return result
+
+
+class STDPReadout:
+    """Hidden layers adapt by online STDP, unsupervised; only the readout learns by gradient.
+
+    The scheme of an on-chip learner (where backpropagation is not available): the feature
+    layers (stem and hidden synaptic layers) never receive gradients. Before the first task
+    they are calibrated to fire at ``feature_rate`` on that task's inputs
+    (:func:`calibrate_rates`). On every task, the hidden layers with spiking input then adapt
+    by pair STDP (:mod:`snn_models.plasticity`, L2-normalised rows so the calibration holds)
+    over ``stdp_epochs`` passes of the task's training inputs — no labels, no autograd — and
+    finally the readout (the head) is trained with class-balanced cross-entropy on the task's
+    data (plus the replay buffer, when ``buffer_size`` is given) at ``readout_lr`` — a linear
+    classifier on fixed features takes a higher rate than a whole network (the run's ``lr`` is
+    not used; epochs and batch size are). ``stdp_lr = 0`` keeps the
+    calibrated random features fixed: the ablation that isolates what STDP itself adds.
+
+    Args:
+        stdp_lr: STDP learning rate η (0 switches STDP off).
+        stdp_epochs: passes of STDP over each task's training inputs.
+        a_plus, a_minus: the pair rule's amplitudes (``a_plus > a_minus``: Hebbian on net).
+        feature_rate: mean firing rate the calibration aims at, in (0, 1).
+        readout_lr: Adam learning rate of the readout.
+        buffer_size: replay buffer for the readout (``None``: no replay).
+        seed: seed of the replay buffer.
+
+    Raises:
+        ConfigError (at the first task): the model is not an MLP/CNN, or has no hidden layer
+            with spiking input for STDP to adapt while ``stdp_lr > 0``.
+    """
+
+    name = "stdp"
+
+    def __init__(
+        self,
+        stdp_lr: float = 1e-2,
+        stdp_epochs: int = 1,
+        a_plus: float = 1.0,
+        a_minus: float = 1.05,
+        feature_rate: float = 0.1,
+        readout_lr: float = 3e-2,
+        buffer_size: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        if not (isinstance(readout_lr, int | float) and readout_lr > 0):
+            raise UserError(f"readout_lr must be > 0, got {readout_lr!r}")
+        if not (isinstance(stdp_lr, int | float) and stdp_lr >= 0):
+            raise UserError(f"stdp_lr must be >= 0, got {stdp_lr!r}")
+        if isinstance(stdp_epochs, bool) or not isinstance(stdp_epochs, int) or stdp_epochs < 1:
+            raise UserError(f"stdp_epochs must be a positive integer, got {stdp_epochs!r}")
+        if not 0 < feature_rate < 1:
+            raise UserError(f"feature_rate must be in (0, 1), got {feature_rate!r}")
+        self.rule = STDPRule(lr=float(stdp_lr), a_plus=a_plus, a_minus=a_minus)
+        self.stdp_epochs = stdp_epochs
+        self.feature_rate = float(feature_rate)
+        self.readout_lr = float(readout_lr)
+        self.buffer = None if buffer_size is None else ReplayBuffer(buffer_size, seed)
+        self.calibration: dict[str, dict[str, float]] = {}
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "stdp_lr": self.rule.lr,
+            "stdp_epochs": self.stdp_epochs,
+            "a_plus": self.rule.a_plus,
+            "a_minus": self.rule.a_minus,
+            "feature_rate": self.feature_rate,
+            "readout_lr": self.readout_lr,
+            "buffer_size": None if self.buffer is None else self.buffer.size,
+        }
+
+    def start(self, stream: Stream) -> None:
+        self._n_classes = stream.n_classes
+        self._first = True
+        self.calibration = {}
+        if self.buffer is not None:
+            self.buffer.clear()
+
+    def train_task(self, model: nn.Module, task: Task, cfg: TrainConfig) -> TrainResult:
+        head = getattr(model, "head", None)
+        if not isinstance(head, nn.Module):
+            raise ConfigError("STDP strategies need a SpikingNet (a model with a head)")
+        grad = {p: p.requires_grad for p in model.parameters()}
+        try:
+            for p in model.parameters():
+                p.requires_grad_(False)
+            if self._first:
+                self.calibration = calibrate_rates(
+                    model, task.train.x[:CALIBRATION_SAMPLES], self.feature_rate
+                )
+                self._first = False
+            if self.rule.lr > 0:
+                self._adapt(model, task.train, cfg)
+            for p in head.parameters():
+                p.requires_grad_(True)
+            memory = None if self.buffer is None else self.buffer.split()
+            data = _with_memory(task.train, memory)
+            result = train(
+                model,
+                data,
+                task.val,
+                replace(cfg, lr=self.readout_lr),
+                description=f"{self.name} {task.name}",
+                loss_fn=balanced_loss(data.y, self._n_classes),
+            )
+        finally:
+            for p, g in grad.items():
+                p.requires_grad_(g)
+        if self.buffer is not None:
+            self.buffer.add(task.name, task.train)
+        return result
+
+    @torch.no_grad()
+    def _adapt(self, model: nn.Module, data: Split, cfg: TrainConfig) -> None:
+        """Unsupervised STDP passes over ``data``'s inputs (eval mode: BatchNorm stats frozen)."""
+        ctrl = attach_stdp(model, self.rule, normalize="l2", name="_continual_stdp")
+        was_training = model.training
+        model.eval()
+        try:
+            for epoch in range(self.stdp_epochs):
+                for x, _ in data.batches(cfg.batch_size, shuffle=True, seed=cfg.seed + epoch):
+                    model(x)
+        finally:
+            ctrl.detach()
+            model.train(was_training)
+
+
+class ReplaySTDP(STDPReadout):
+    """:class:`STDPReadout` with a class-balanced replay buffer for the readout."""
+
+    name = "replay_stdp"
+
+    def __init__(
+        self,
+        buffer_size: int = 200,
+        stdp_lr: float = 1e-2,
+        stdp_epochs: int = 1,
+        a_plus: float = 1.0,
+        a_minus: float = 1.05,
+        feature_rate: float = 0.1,
+        readout_lr: float = 3e-2,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            stdp_lr,
+            stdp_epochs,
+            a_plus,
+            a_minus,
+            feature_rate,
+            readout_lr,
+            buffer_size=buffer_size,
+            seed=seed,
+        )
 
 
 #: Strategies by name: ``name -> factory(**settings)``. Add a strategy with one line here.
 STRATEGIES: dict[str, Callable[..., Strategy]] = {
     "naive": Naive,
     "replay": Replay,
+    "stdp": STDPReadout,
+    "replay_stdp": ReplaySTDP,
 }
 
 
@@ -711,6 +1002,8 @@ class ContinualResult:
         tasks: task names in training order.
         r: the accuracy matrix, ``r[i][j]`` = test accuracy on task j after training task i.
         metrics: :func:`continual_metrics` of ``r``.
+        r_val, metrics_val: the same on the tasks' validation splits — what a search may
+            select on without touching the test splits.
         stages: per-stage timings and validation accuracy.
         seconds: wall time of the whole run.
     """
@@ -721,6 +1014,8 @@ class ContinualResult:
     tasks: tuple[str, ...]
     r: tuple[tuple[float, ...], ...]
     metrics: ContinualMetrics
+    r_val: tuple[tuple[float, ...], ...] = ()
+    metrics_val: ContinualMetrics | None = None
     stages: tuple[StageRecord, ...] = field(default_factory=tuple)
     seconds: float = 0.0
 
@@ -732,6 +1027,8 @@ class ContinualResult:
             "tasks": list(self.tasks),
             "R": [list(row) for row in self.r],
             **self.metrics.to_dict(),
+            "R_val": [list(row) for row in self.r_val],
+            "val": None if self.metrics_val is None else self.metrics_val.to_dict(),
             "stages": [asdict(s) for s in self.stages],
             "seconds": self.seconds,
         }
@@ -759,8 +1056,9 @@ def run_stream(
     """Train ``model`` on the stream's tasks in order and fill the accuracy matrix R.
 
     After training stage i (task i, with ``cfg`` re-seeded to ``cfg.seed + i``), the model is
-    evaluated on the test split of every task j of the stream: ``R[i][j]``. The model is
-    trained in place; its final weights are those after the last task.
+    evaluated on the test split of every task j of the stream: ``R[i][j]`` (and on the
+    validation splits: ``r_val``). The model is trained in place; its final weights are those
+    after the last task.
 
     Args:
         model: a network with ``stream.n_classes`` outputs (e.g. ``snn_models.build(spec,
@@ -782,6 +1080,7 @@ def run_stream(
     strategy.start(stream)
     n = len(stream.tasks)
     r = np.zeros((n, n))
+    r_val = np.zeros((n, n))
     stages = []
     start = time.perf_counter()
     bar = tqdm(
@@ -793,6 +1092,7 @@ def run_stream(
         t1 = time.perf_counter()
         for j, other in enumerate(stream.tasks):
             r[i, j] = evaluate(model, other.test)
+            r_val[i, j] = evaluate(model, other.val)
         t2 = time.perf_counter()
         stages.append(
             StageRecord(i, task.name, t1 - t0, t2 - t1, len(res.history), res.best_val_acc)
@@ -815,6 +1115,8 @@ def run_stream(
         tasks=tuple(t.name for t in stream.tasks),
         r=tuple(tuple(float(v) for v in row) for row in r),
         metrics=continual_metrics(r),
+        r_val=tuple(tuple(float(v) for v in row) for row in r_val),
+        metrics_val=continual_metrics(r_val),
         stages=tuple(stages),
         seconds=time.perf_counter() - start,
     )
@@ -828,12 +1130,17 @@ __all__ = [
     "Naive",
     "Replay",
     "ReplayBuffer",
+    "ReplaySTDP",
+    "STDPReadout",
     "StageRecord",
     "Strategy",
     "Stream",
     "Task",
+    "balanced_loss",
+    "calibrate_rates",
     "continual_metrics",
     "dataset_sequence",
+    "feature_layers",
     "make_strategy",
     "make_stream",
     "permuted",

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -20,8 +21,8 @@ from loguru import logger
 from evolve.errors import UserError
 
 if TYPE_CHECKING:
-    from agents import Agent, Objective
-    from evolve.datasets import Dataset
+    from agents import Agent, Constraint, MultiObjectiveStopper, Objective, Proposal
+    from evolve.trial import ReportFn, TrialOutcome
     from search_spaces import SearchSpace
 
 # optuna, torch and the packages below are imported inside the functions that need them, so that
@@ -131,25 +132,33 @@ SETTINGS_DEFAULTS: dict[str, Any] = {
 RESUMABLE = ("trials", "timeout")  # may change on --resume; everything else must match
 
 
-def _settings(a: argparse.Namespace, stored: dict[str, Any] | None) -> dict[str, Any]:
-    given = {k: getattr(a, k) for k in SETTINGS_DEFAULTS if getattr(a, k) not in (None, False)}
+def _settings(
+    a: argparse.Namespace, stored: dict[str, Any] | None, defaults: dict[str, Any]
+) -> dict[str, Any]:
+    given = {k: getattr(a, k) for k in defaults if getattr(a, k, None) not in (None, False)}
     if "data_dir" in given:
         given["data_dir"] = str(given["data_dir"])
     if stored is None:
-        return {**SETTINGS_DEFAULTS, **given}
+        return {**defaults, **given}
     for k, v in given.items():
         if k not in RESUMABLE and stored.get(k) != v:
             raise UserError(
                 f"--{k.replace('_', '-')} {v} differs from the study's {stored.get(k)!r}; "
                 f"drop the flag when resuming (only --trials and --timeout may change)"
             )
-    return {**SETTINGS_DEFAULTS, **stored, **{k: v for k, v in given.items() if k in RESUMABLE}}
+    return {**defaults, **stored, **{k: v for k, v in given.items() if k in RESUMABLE}}
 
 
-def _reference_point(
-    space: SearchSpace, data: Dataset, objectives: Sequence[Objective], profile: str
+def reference_point(
+    default_arch: Mapping[str, Any],
+    input_shape: tuple[int, ...],
+    n_classes: int,
+    probe: Any,
+    objectives: Sequence[Objective],
+    profile: str,
 ) -> dict[str, float]:
-    """Hypervolume reference: accuracy 0, energy = the equivalent ANN of the space's default model."""
+    """Hypervolume reference: an objective's threshold if it has one, else accuracy 0, energy =
+    the equivalent ANN of the space's default model (measured on the ``probe`` batch)."""
     from evolve.arch import arch_to_specs
     from snn_models import NetSpec, build, measure_energy
 
@@ -160,9 +169,9 @@ def _reference_point(
         elif o.name == "accuracy":
             ref[o.name] = 0.0
         elif o.name == "energy_uj":
-            net, _ = arch_to_specs(space.default())
-            model = build(NetSpec.from_dict(net), data.input_shape, data.n_classes)
-            report = measure_energy(model, [data.val.x[:32]], profile=profile)
+            net, _ = arch_to_specs(default_arch)
+            model = build(NetSpec.from_dict(net), input_shape, n_classes)
+            report = measure_energy(model, [probe], profile=profile)
             ref[o.name] = report.ann_energy_uj
         elif o.name == "latency_ms":
             ref[o.name] = 1000.0
@@ -173,25 +182,33 @@ def _reference_point(
     return ref
 
 
-# ----------------------------------------------------------------------------- the run
-def run(a: argparse.Namespace) -> int:
-    import optuna
+@dataclass
+class RunSetup:
+    """A run folder opened for a new or resumed study, with its merged settings."""
 
-    from agents import (
-        AGENTS,
-        SAMPLER_NAMES,
-        Constraint,
-        MultiObjectiveStopper,
-        make_agent,
-        parse_objectives,
-    )
-    from evolve.datasets import load_dataset
-    from evolve.runfolder import configure_logging, write_yaml
+    study_name: str
+    run_dir: Path
+    stored: dict[str, Any] | None
+    s: dict[str, Any]
+    space: SearchSpace
+    objectives: tuple[Objective, ...]
+
+
+def open_run(a: argparse.Namespace, defaults: dict[str, Any], *, default_space: str) -> RunSetup:
+    """Resolve the study name and run folder, merge flags with a stored config on --resume,
+    load the space (a resumed study keeps the copy in its folder) and apply its budget.
+
+    Raises:
+        UserError: --resume without --study, a study that exists without --resume (or is
+            missing with it), a flag that differs from the stored run, a bad budget, objective,
+            sampler or agent.
+    """
+    from agents import AGENTS, SAMPLER_NAMES, parse_objectives
     from search_spaces import load_space
 
     if a.resume and not a.study:
         raise UserError("--resume needs --study NAME (the run folder under --out to continue)")
-    space_arg = a.space or DEFAULT_SPACE
+    space_arg = a.space or default_space
     study_name = a.study or f"{Path(space_arg).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     if study_name == "teachers":
         raise UserError(
@@ -209,7 +226,7 @@ def run(a: argparse.Namespace) -> int:
         raise UserError(
             f"nothing to resume: {run_dir} has no {CONFIG_FILE}; start it without --resume"
         )
-    s = _settings(a, stored)
+    s = _settings(a, stored, defaults)
     # a resumed study keeps sampling the space it started with, even if the library changed since
     space = load_space(str(run_dir / "space.yaml") if stored else s["space"])
     if s["trials"] is None:
@@ -225,40 +242,49 @@ def run(a: argparse.Namespace) -> int:
         )
     if s["agent"] not in AGENTS:
         raise UserError(f"--agent: unknown agent {s['agent']!r}; choose one of {', '.join(AGENTS)}")
-    constraints = (
-        [Constraint("energy_uj", float(s["energy_budget_uj"]))] if s["energy_budget_uj"] else []
-    )
-    data = load_dataset(
-        s["dataset"], seed=s["seed"], data_dir=Path(s["data_dir"]) if s["data_dir"] else None
-    )
-    storage_url = s["storage"] or f"sqlite:///{run_dir / 'study.db'}"
-    s["storage"] = storage_url
+    s["storage"] = s["storage"] or f"sqlite:///{run_dir / 'study.db'}"
+    return RunSetup(study_name, run_dir, stored, s, space, objectives)
 
+
+def start_agent(
+    setup: RunSetup,
+    a: argparse.Namespace,
+    *,
+    reference: Callable[[], dict[str, float]],
+    constraints: Sequence[Constraint] = (),
+    early_stopper: MultiObjectiveStopper | None = None,
+) -> Agent:
+    """Create the run folder, write its record (config with the reference point, the space)
+    for a new study, set up logging, and open the agent on the study's storage."""
+    import optuna
+
+    from agents import make_agent
+    from evolve.runfolder import configure_logging, write_yaml
+
+    run_dir, s, space = setup.run_dir, setup.s, setup.space
     run_dir.mkdir(parents=True, exist_ok=True)
-    teacher_dir = (a.out / "teachers").resolve()  # shared by every study under --out
     configure_logging(run_dir, verbose=a.verbose)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if stored is None:  # the run record first, so that a study never exists without it
-        s["reference_point"] = _reference_point(space, data, objectives, "45nm_fp32")
+    if setup.stored is None:  # the run record first, so that a study never exists without it
+        s["reference_point"] = reference()
         assert space.source is not None, "load_space always records the file it read"
         (run_dir / "space.yaml").write_text(Path(space.source).read_text())
         write_yaml(run_dir / CONFIG_FILE, s)
-    stopper = None if s["no_early_stop"] else MultiObjectiveStopper()
     try:
         agent = make_agent(
             s["agent"],
             space=space,
-            objectives=objectives,
-            storage=storage_url,
-            study_name=study_name,
+            objectives=setup.objectives,
+            storage=s["storage"],
+            study_name=setup.study_name,
             sampler=s["sampler"],
             seed=s["seed"],
-            constraints=constraints,
+            constraints=list(constraints),
             resume=a.resume,
-            early_stopper=stopper,
+            early_stopper=early_stopper,
         )
     except BaseException:
-        if stored is None:  # nothing was recorded: leave no half-made run behind
+        if setup.stored is None:  # nothing was recorded: leave no half-made run behind
             (run_dir / CONFIG_FILE).unlink(missing_ok=True)
         raise
     if agent.recovered_on_resume:
@@ -266,44 +292,96 @@ def run(a: argparse.Namespace) -> int:
             "marked trials {} (left running by an interrupted run) as FAIL",
             agent.recovered_on_resume,
         )
-    reference = s["reference_point"]
+    return agent
+
+
+# ----------------------------------------------------------------------------- the run
+def run(a: argparse.Namespace) -> int:
+    from agents import Constraint, MultiObjectiveStopper
+    from evolve.datasets import load_dataset
+    from evolve.trial import TrialSettings, evaluate_trial
+
+    setup = open_run(a, SETTINGS_DEFAULTS, default_space=DEFAULT_SPACE)
+    s, space, objectives = setup.s, setup.space, setup.objectives
+    if any(k.startswith("cl_") for k in space.dimensions):
+        raise UserError(
+            f"space {space.name!r} has continual-learning settings (cl_*); "
+            f"search it with `evolve continual --space {s['space']}`"
+        )
+    constraints = (
+        [Constraint("energy_uj", float(s["energy_budget_uj"]))] if s["energy_budget_uj"] else []
+    )
+    data = load_dataset(
+        s["dataset"], seed=s["seed"], data_dir=Path(s["data_dir"]) if s["data_dir"] else None
+    )
+    teacher_dir = (a.out / "teachers").resolve()  # shared by every study under --out
+    agent = start_agent(
+        setup,
+        a,
+        reference=lambda: reference_point(
+            space.default(),
+            data.input_shape,
+            data.n_classes,
+            data.val.x[:32],
+            objectives,
+            "45nm_fp32",
+        ),
+        constraints=constraints,
+        early_stopper=None if s["no_early_stop"] else MultiObjectiveStopper(),
+    )
     logger.info(
         "study {} in {}; space {}; data {}; objectives {}",
-        study_name,
-        storage_url,
+        setup.study_name,
+        s["storage"],
         space.name,
         data.name,
         [o.name for o in objectives],
     )
-    return _loop(
+
+    def run_trial(proposal: Proposal, report: ReportFn) -> TrialOutcome:
+        settings = TrialSettings(
+            epochs=s["epochs"],
+            seed=s["seed"] + proposal.number,
+            teacher_dir=str(teacher_dir),
+            teacher_seed=s["seed"],
+        )
+        return evaluate_trial(proposal.arch, data, settings, report=report)
+
+    return run_loop(
         agent,
         space,
-        data,
         s,
         objectives,
-        reference,
-        run_dir,
+        s["reference_point"],
+        setup.run_dir,
+        run_trial,
         progress=not a.no_progress,
-        teacher_dir=teacher_dir,
     )
 
 
-def _loop(
+def run_loop(
     agent: Agent,
     space: SearchSpace,
-    data: Dataset,
     s: dict[str, Any],
     objectives: Sequence[Objective],
     reference: dict[str, float],
     run_dir: Path,
+    run_trial: Callable[[Proposal, ReportFn], TrialOutcome],
     *,
     progress: bool,
-    teacher_dir: Path,
+    command: str = "search",
 ) -> int:
+    """Ask, evaluate with ``run_trial``, tell, until ``s["trials"]`` trials are done.
+
+    After every trial the results are rewritten and the checkpoints pruned to the Pareto front.
+    A trial whose evaluation raises a user or model error (or diverges) is told as FAIL with the
+    reason; Ctrl-C marks the running trial FAIL and prints how to resume (``evolve <command>
+    --study ... --resume``).
+    """
     from tqdm import tqdm
 
+    from evolve import checkpoints
     from evolve.results import write_results
-    from evolve.trial import TrialSettings, evaluate_trial
     from snn_models import ConfigError
 
     start = time.monotonic()
@@ -322,20 +400,9 @@ def _loop(
                 logger.info("timeout reached after {:.0f} s", time.monotonic() - start)
                 break
             proposal = agent.ask()
-            settings = TrialSettings(
-                epochs=s["epochs"],
-                seed=s["seed"] + proposal.number,
-                teacher_dir=str(teacher_dir),
-                teacher_seed=s["seed"],
-            )
             logger.info("trial {} arch {}", proposal.number, dict(proposal.arch))
             try:
-                outcome = evaluate_trial(
-                    proposal.arch,
-                    data,
-                    settings,
-                    report=functools.partial(agent.report, proposal),
-                )
+                outcome = run_trial(proposal, functools.partial(agent.report, proposal))
             except KeyboardInterrupt:
                 agent.tell(proposal, None, state="fail", attrs={"error": "interrupted"})
                 raise
@@ -352,6 +419,8 @@ def _loop(
                 state: Literal["pruned", "complete"] = (
                     "pruned" if outcome.stopped_early else "complete"
                 )
+                if state == "complete" and outcome.checkpoint is not None:
+                    checkpoints.save(run_dir, proposal.number, **outcome.checkpoint)
                 agent.tell(
                     proposal,
                     {o.name: outcome.values[o.name] for o in objectives},
@@ -365,9 +434,12 @@ def _loop(
                     {k: round(v, 5) for k, v in outcome.values.items()},
                 )
             summary = write_results(run_dir, agent.study, objectives, reference)
+            checkpoints.prune(run_dir, keep=(f["trial"] for f in summary["front"]))
             bar.n = agent.n_done()
-            best = max((f["values"].get("accuracy", 0.0) for f in summary["front"]), default=0.0)
-            bar.set_postfix(best_acc=f"{best:.3f}", front=len(summary["front"]))
+            first = objectives[0]
+            pick = max if first.direction == "maximize" else min
+            best = pick((f["values"][first.name] for f in summary["front"]), default=float("nan"))
+            bar.set_postfix({f"best_{first.name}": f"{best:.3f}", "front": len(summary["front"])})
             bar.refresh()
     except KeyboardInterrupt:
         interrupted = True
@@ -377,7 +449,7 @@ def _loop(
     _print_summary(summary, run_dir)
     if interrupted:
         print(
-            f"interrupted; continue with: evolve search --study {agent.study.study_name} --out {run_dir.parent} --resume"
+            f"interrupted; continue with: evolve {command} --study {agent.study.study_name} --out {run_dir.parent} --resume"
         )
         return 130
     return 0
@@ -390,4 +462,4 @@ def _print_summary(summary: dict[str, Any], run_dir: Path) -> None:
     print(f"run folder: {run_dir}")
 
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "run_loop"]

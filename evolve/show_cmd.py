@@ -62,7 +62,15 @@ def format_summary(summary: dict[str, Any]) -> str:
         return "\n".join(lines)
     archs = [f.get("arch") or {} for f in summary["front"]]
     per_layer = ["neuron"] + (["attention"] if any("layer.0.attention" in a for a in archs) else [])
-    header = ["trial", *names, "test_accuracy", *(f"{k}s" for k in per_layer), "T"]
+    strategy = any("cl_strategy" in a for a in archs)  # a continual search
+    header = [
+        "trial",
+        *names,
+        "test_accuracy",
+        *(f"{k}s" for k in per_layer),
+        "T",
+        *(["strategy"] if strategy else []),
+    ]
     rows = []
     for f, arch in zip(summary["front"], archs, strict=True):
         rows.append(
@@ -75,6 +83,7 @@ def format_summary(summary: dict[str, Any]) -> str:
                     for p in per_layer
                 ),
                 str(arch.get("timesteps", "")),
+                *([str(arch.get("cl_strategy", ""))] if strategy else []),
             ]
         )
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]

@@ -18,9 +18,10 @@ import torch
 from loguru import logger
 
 import snn_models
-from evolve.arch import arch_to_specs
+from evolve.arch import CL_KEYS, arch_to_specs
 from evolve.datasets import Dataset, Split
 from evolve.distill import Distiller
+from evolve.errors import UserError
 from evolve.selector import NeuronSelector
 from evolve.teachers import TeacherCache
 from evolve.training import EpochRecord, TrainConfig, evaluate, train
@@ -53,11 +54,17 @@ class TrialSettings:
 
 @dataclass
 class TrialOutcome:
-    """Objective values (accuracy on validation, energy from validation spikes) and diagnostics."""
+    """Objective values (accuracy on validation, energy from validation spikes) and diagnostics.
+
+    ``checkpoint`` holds what :func:`evolve.checkpoints.save` needs to keep the trained model
+    (``model``, ``spec``, ``input_shape``, ``n_classes``, ``dataset``); it is not stored in the
+    study.
+    """
 
     values: dict[str, float]
     attrs: dict[str, Any] = field(default_factory=dict)
     stopped_early: bool = False
+    checkpoint: dict[str, Any] | None = field(default=None, repr=False)
 
 
 def _energy(
@@ -95,6 +102,12 @@ def evaluate_trial(
     """
     t0 = time.perf_counter()
     net_dict, train_over = arch_to_specs(arch)
+    continual = sorted(k for k in train_over if k in CL_KEYS)
+    if continual:
+        raise UserError(
+            f"the candidate has continual-learning settings ({', '.join(continual)}); "
+            "search this space with `evolve continual`"
+        )
     spec = snn_models.NetSpec.from_dict(net_dict)
     torch.manual_seed(settings.seed)
     model = snn_models.build(spec, data.input_shape, data.n_classes)
@@ -185,7 +198,16 @@ def evaluate_trial(
         "latency_ms": latency,
         "energy_ratio_to_ann": energy.ratio_to_ann,
     }
-    return TrialOutcome(values=values, attrs=attrs, stopped_early=result.stopped_early)
+    checkpoint = {
+        "model": model,
+        "spec": net_dict,
+        "input_shape": data.input_shape,
+        "n_classes": data.n_classes,
+        "dataset": data.name,
+    }
+    return TrialOutcome(
+        values=values, attrs=attrs, stopped_early=result.stopped_early, checkpoint=checkpoint
+    )
 
 
 def _distiller(

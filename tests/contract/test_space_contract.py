@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from evolve.arch import KD_KEYS, TRAIN_KEYS, arch_to_specs
+from evolve.arch import CL_KEYS, KD_KEYS, TRAIN_KEYS, arch_to_specs
 from search_spaces import RandomSuggester, list_spaces, load_space
 from snn_models import NetSpec, build, measure_energy
 
@@ -33,7 +33,7 @@ def test_samples_build_run_and_cost_finite_energy(name: str) -> None:
         report = measure_energy(model, [x])
         assert math.isfinite(report.energy_uj) and report.energy_uj > 0
         assert all(0 <= r <= 1 for r in report.firing_rates.values())
-        assert set(train) <= {*TRAIN_KEYS, *KD_KEYS, "init"}
+        assert set(train) <= {*TRAIN_KEYS, *KD_KEYS, *CL_KEYS, "init"}
 
 
 @pytest.mark.parametrize("name", SPACES)

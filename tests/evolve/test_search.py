@@ -16,6 +16,10 @@ import pytest
 import yaml
 from evolve_cli import evolve
 
+from evolve import checkpoints
+from evolve.datasets import load_digits
+from evolve.training import evaluate
+
 ATTENTIONS = {"standard", "ssa", "sdsa", "adaptive"}
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
@@ -50,6 +54,15 @@ def test_four_trial_search_leaves_a_consistent_run(tmp_path: Path) -> None:
         assert point["test_accuracy"] == t.user_attrs["test_accuracy"]
     assert pareto["hypervolume"] > 0
     assert len(pareto["hypervolume_history"]) == len(complete)
+
+    # the front, and only the front, keeps its trained weights; they reproduce the trial
+    front_numbers = sorted(p["trial"] for p in pareto["front"])
+    assert checkpoints.saved_trials(run_dir) == front_numbers
+    best = pareto["front"][0]
+    ckpt = checkpoints.load(run_dir, best["trial"])
+    data = load_digits(0)
+    assert evaluate(ckpt.model, data.val) == best["values"]["accuracy"]
+    assert evaluate(ckpt.model, data.test) == best["test_accuracy"]
 
     df = pd.read_parquet(run_dir / "trials.parquet")
     assert sorted(df["number"]) == [t.number for t in study.trials]
@@ -99,7 +112,9 @@ def test_resume_after_sigkill_keeps_finished_trials(tmp_path: Path) -> None:
     try:
         while time.monotonic() < deadline:
             time.sleep(0.5)
-            if not (run_dir / "study.db").exists():
+            # pareto.json is first written once the study exists: reading the SQLite file
+            # earlier races the search process creating its tables
+            if not (run_dir / "pareto.json").exists():
                 continue
             try:
                 trials = _study(run_dir).trials
