@@ -11,6 +11,7 @@ and Permuted-Digits (domain-incremental, 5 fixed pixel permutations). Strategies
 
 * ``naive``        — fine-tune the whole network on each task (the forgetting baseline);
 * ``replay``       — class-balanced buffer of past examples + class-balanced loss;
+* ``replay (unbalanced loss)`` — the same buffer with plain cross-entropy;
 * ``stdp``         — feature layers calibrated once, hidden layers adapted per task by
   unsupervised STDP, only the readout trained (no backpropagation into features);
 * ``replay_stdp``  — ``stdp`` with the replay buffer for the readout;
@@ -38,6 +39,10 @@ STREAMS = ("split-digits", "permuted-digits")
 STRATEGIES: tuple[tuple[str, dict[str, Any]], ...] = (
     ("naive", {"cl_strategy": "naive"}),
     ("replay", {"cl_strategy": "replay", "cl_buffer_size": 200}),
+    (
+        "replay (unbalanced loss)",
+        {"cl_strategy": "replay", "cl_buffer_size": 200, "cl_balanced": False},
+    ),
     ("stdp", {"cl_strategy": "stdp"}),
     ("replay_stdp", {"cl_strategy": "replay_stdp", "cl_buffer_size": 200}),
     (

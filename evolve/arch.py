@@ -47,6 +47,7 @@ CL_KEYS = (
     "cl_stdp_epochs",
     "cl_readout_lr",
     "cl_feature_rate",
+    "cl_balanced",
 )
 INIT_CHOICES = ("random", "convert")
 NEURON_ARGS = (

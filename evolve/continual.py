@@ -709,7 +709,7 @@ class Replay:
 # --------------------------------------------------------------------------- STDP strategies
 
 
-def feature_layers(model: nn.Module) -> list[tuple[str, nn.Module, BaseNeuron]]:
+def feature_layers(model: nn.Module) -> list[tuple[str, nn.Linear | nn.Conv2d, BaseNeuron]]:
     """The synaptic layers before the readout, in forward order, each with the neuron it drives.
 
     For a :class:`~snn_models.architectures.SpikingNet` MLP or CNN: the stem's layer (direct
@@ -729,7 +729,7 @@ def feature_layers(model: nn.Module) -> list[tuple[str, nn.Module, BaseNeuron]]:
     chain: list[tuple[str, nn.Module]] = []
     for part in ("stem", "body"):
         chain += [(f"{part}.{n}", m) for n, m in getattr(model, part).named_children()]
-    out: list[tuple[str, nn.Module, BaseNeuron]] = []
+    out: list[tuple[str, nn.Linear | nn.Conv2d, BaseNeuron]] = []
     for i, (name, module) in enumerate(chain):
         inner = module.module if isinstance(module, TimeDistributed) else module
         if not isinstance(inner, nn.Linear | nn.Conv2d):
@@ -770,22 +770,20 @@ def calibrate_rates(
         for name, layer, neuron in feature_layers(model):
             seen: list[float] = []
             handle = neuron.register_forward_hook(functools.partial(_record_rate, seen))
-            w0 = layer.weight.detach().clone()
-            b0 = None if layer.bias is None else layer.bias.detach().clone()
+            params = [p for p in (layer.weight, layer.bias) if p is not None]
+            start = [p.detach().clone() for p in params]
             lo, hi = math.log(1e-2), math.log(1e3)
             try:
                 for _ in range(steps):
                     mid = (lo + hi) / 2
-                    layer.weight.copy_(w0 * math.exp(mid))
-                    if b0 is not None:
-                        layer.bias.copy_(b0 * math.exp(mid))
+                    for p, p0 in zip(params, start, strict=True):
+                        p.copy_(p0 * math.exp(mid))
                     seen.clear()
                     model(x)
                     lo, hi = (mid, hi) if seen[-1] < target_rate else (lo, mid)
                 gain = math.exp(hi)
-                layer.weight.copy_(w0 * gain)
-                if b0 is not None:
-                    layer.bias.copy_(b0 * gain)
+                for p, p0 in zip(params, start, strict=True):
+                    p.copy_(p0 * gain)
                 seen.clear()
                 model(x)
             finally:

@@ -47,6 +47,7 @@ STRATEGY_OPTIONS = {
     "stdp_epochs": "stdp_epochs",
     "readout_lr": "readout_lr",
     "feature_rate": "feature_rate",
+    "balanced": "balanced",  # replay's class-balanced loss (a space key only, no flag)
 }
 
 
@@ -447,6 +448,7 @@ def _continue_trial(a: argparse.Namespace) -> int:
     net_dict, train_over = arch_to_specs(arch)
     cl = {k: v for k, v in train_over.items() if k in CL_KEYS and a.strategy is None}
     name, settings, strategy = strategy_for(cl, s, seed=s["seed"])
+    model: nn.Module
     if a.retrain:
         torch.manual_seed(s["seed"])
         model = snn_models.build(
