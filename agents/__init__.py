@@ -3,14 +3,14 @@
 An agent asks a search space for candidates (define-by-run), hands them out as proposals, is told
 their accuracy and energy, stops dominated ones early, and keeps the Pareto front. Agents are
 chosen by name from :data:`AGENTS`, an explicit name → import-function table: adding one is a new
-file plus one line there. ``ray`` is imported only when asked for.
+file plus one line there. Where trials run is separate: :mod:`agents.ray_backend` runs any
+agent's proposals on a Ray cluster (``ray`` is imported only then).
 
 This package never imports torch, ``snn_models`` or ``evolve`` (DESIGN.md §1).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +18,7 @@ from agents.base import Agent, Proposal, SearchSpaceLike
 from agents.early_stopping import MultiObjectiveStopper, StopDecision
 from agents.errors import AgentError, StudyExistsError
 from agents.objectives import OBJECTIVES, Constraint, Objective, parse_objectives
-from agents.optuna_agent import OptunaAgent
+from agents.optuna_agent import OptunaAgent, open_storage
 from agents.pareto import dominates, hypervolume, pareto_front
 from agents.samplers import SAMPLERS
 
@@ -40,6 +40,7 @@ __all__ = [
     "dominates",
     "hypervolume",
     "make_agent",
+    "open_storage",
     "pareto_front",
     "parse_objectives",
 ]
@@ -52,23 +53,9 @@ def _optuna_agent() -> type[Any]:
     return OptunaAgent
 
 
-def _ray_agent() -> type[Any]:
-    try:
-        module = importlib.import_module("agents.ray_agent")
-    except ModuleNotFoundError as error:
-        if error.name != "agents.ray_agent":
-            raise
-        raise AgentError(
-            "the 'ray' agent arrives with the distributed-search issue; use --agent optuna"
-        ) from None
-    agent_class: type[Any] = module.RayAgent
-    return agent_class
-
-
-#: Agent name → function importing its class (so ``ray`` loads only when chosen).
+#: Agent name → function importing its class (an agent may load heavy packages only when chosen).
 AGENTS: dict[str, Callable[[], type[Any]]] = {
     "optuna": _optuna_agent,
-    "ray": _ray_agent,
 }
 
 
@@ -87,6 +74,10 @@ def make_agent(name: str, **kwargs: Any) -> Agent:
             not available.
     """
     loader = AGENTS.get(name)
+    if name == "ray":
+        raise AgentError(
+            "Ray runs trials, it does not propose them: use --agent optuna --backend ray"
+        )
     if loader is None:
         raise AgentError(f"unknown agent {name!r}; choose from {', '.join(AGENTS)}")
     agent: Agent = loader()(**kwargs)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -73,15 +74,83 @@ def _describe(storage: str | optuna.storages.BaseStorage | None) -> str:
     return type(storage).__name__
 
 
-def _open_storage(storage: str | optuna.storages.BaseStorage | None) -> optuna.storages.BaseStorage:
+#: Opening attempts when processes race to create a new database's tables.
+SCHEMA_RACE_ATTEMPTS = 6
+_SCHEMA_RACE = ("UniqueViolation", "already exists", "database is locked", "duplicate key")
+#: File suffixes that name an Optuna journal file (``JournalStorage``) instead of a database URL.
+JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
+
+
+def open_storage(
+    storage: str | optuna.storages.BaseStorage | None,
+) -> optuna.storages.BaseStorage:
+    """An Optuna storage from what a user gives.
+
+    * ``None``: in memory;
+    * a database URL (``sqlite:////abs/study.db``, ``postgresql://user@host:5432/db``, any
+      SQLAlchemy URL): ``RDBStorage``;
+    * a file path ending in ``.log``, ``.journal`` or ``.jsonl`` (or ``journal:PATH``): a
+      ``JournalStorage`` on that file, which several processes may append to at once;
+    * a storage object: itself.
+
+    Raises:
+        AgentError: a URL or file that cannot be opened (the message masks passwords).
+    """
     if storage is None:
         return optuna.storages.InMemoryStorage()
-    if isinstance(storage, str):
+    if not isinstance(storage, str):
+        return storage
+    path = storage.removeprefix("journal:")
+    if storage.startswith("journal:") or ("://" not in storage and path.endswith(JOURNAL_SUFFIXES)):
+        from optuna.storages.journal import JournalFileBackend
+
         try:
-            return optuna.storages.RDBStorage(storage)
+            return optuna.storages.JournalStorage(JournalFileBackend(path))
+        except OSError as error:
+            raise AgentError(f"cannot open journal file {path}: {error}") from error
+    if "://" not in storage:
+        raise AgentError(
+            f"storage {storage!r} is neither a database URL (sqlite:///..., postgresql://...) "
+            f"nor a journal file ({', '.join(JOURNAL_SUFFIXES)})"
+        )
+    url = _with_driver(storage)
+    for attempt in range(SCHEMA_RACE_ATTEMPTS):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except ImportError as error:
+            raise AgentError(
+                f"cannot open storage {_describe(storage)}: its database driver is not installed "
+                "(PostgreSQL: pip install -c constraints.txt -e '.[cluster]')"
+            ) from error
         except Exception as error:  # sqlalchemy raises several types for a bad URL
-            raise AgentError(f"cannot open storage {_describe(storage)}: {error}") from error
-    return storage
+            # Several processes opening a new database at once race to create Optuna's tables
+            # (PostgreSQL: duplicate pg_type key; SQLite: locked); the loser retries, bounded.
+            racing = any(word in str(error) for word in _SCHEMA_RACE)
+            if racing and attempt + 1 < SCHEMA_RACE_ATTEMPTS:
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            text = str(error).strip()
+            first = text.splitlines()[0] if text else type(error).__name__
+            raise AgentError(f"cannot open storage {_describe(storage)}: {first}") from error
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+_open_storage = open_storage
+
+
+def _with_driver(url: str) -> str:
+    """``postgresql://`` with the driver that is installed.
+
+    SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg 3; the ``cluster`` extra installs
+    psycopg2 (``psycopg2-binary``). A URL naming its driver (``postgresql+...://``) is kept.
+    """
+    if not url.startswith("postgresql://"):
+        return url
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2"):
+        return "postgresql+psycopg2://" + url.removeprefix("postgresql://")
+    return url
 
 
 def _json_problem(label: str, value: object) -> str | None:
@@ -114,7 +183,10 @@ class OptunaAgent:
             :data:`agents.samplers.SAMPLERS`.
         seed: Seeds the sampler (``None``: not reproducible).
         constraints: Inclusive upper bounds; a trial above one is infeasible.
-        resume: Continue an existing study instead of refusing it.
+        resume: Continue an existing study instead of refusing it (its RUNNING trials are
+            stale: told FAIL).
+        join: Work on a study other processes may be running right now: open it if it exists
+            (or create it), leave RUNNING trials alone.
         early_stopper: Decides from the reported curves when a trial should stop.
         population_size: NSGA-II generation size (keep it small for small budgets).
 
@@ -137,6 +209,7 @@ class OptunaAgent:
         resume: bool = False,
         early_stopper: MultiObjectiveStopper | None = None,
         population_size: int = 8,
+        join: bool = False,
     ) -> None:
         if not objectives:
             raise AgentError("at least one objective is needed, e.g. --objectives accuracy")
@@ -161,7 +234,7 @@ class OptunaAgent:
             study_id: int | None = backend.get_study_id_from_name(study_name)
         except KeyError:
             study_id = None
-        if study_id is not None and not resume:
+        if study_id is not None and not (resume or join):
             raise StudyExistsError(
                 f"study {study_name!r} already exists in {_describe(storage)}; "
                 "pass --resume to continue it or choose another --study"
@@ -187,12 +260,17 @@ class OptunaAgent:
                     sampler=optuna_sampler,
                 )
             except DuplicatedStudyError as error:  # created by another process meanwhile
-                raise StudyExistsError(
-                    f"study {study_name!r} was just created in {_describe(storage)} by another "
-                    "process; pass --resume to join it or choose another --study"
-                ) from error
-            self._study.set_user_attr("space", self._space.name)
-            self._study.set_user_attr("constraints", [c.to_dict() for c in self._constraints])
+                if not join:
+                    raise StudyExistsError(
+                        f"study {study_name!r} was just created in {_describe(storage)} by "
+                        "another process; pass --join to work on it too or choose another --study"
+                    ) from error
+                self._study = optuna.load_study(
+                    study_name=study_name, storage=backend, sampler=optuna_sampler
+                )
+            else:
+                self._study.set_user_attr("space", self._space.name)
+                self._study.set_user_attr("constraints", [c.to_dict() for c in self._constraints])
         else:
             self._study = optuna.load_study(
                 study_name=study_name, storage=backend, sampler=optuna_sampler
@@ -201,7 +279,8 @@ class OptunaAgent:
         self._study.set_user_attr("objectives", [o.to_dict() for o in self._objectives])
         self.recovered_on_resume: list[int] = []
         """Numbers of the stale trials the constructor told FAIL on resume (for the run log)."""
-        if study_id is not None:
+        # joining a study another process runs: its RUNNING trials are alive, not stale
+        if study_id is not None and not join:
             self.recovered_on_resume = self.recover_stale_trials()
 
     def _check_recorded(self, study_name: str, recorded: Mapping[str, Any]) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from evolve import (
     continual_cmd,
     convert_cmd,
+    dashboard_cmd,
     search_cmd,
     show_cmd,
     spaces_cmd,
@@ -36,6 +37,7 @@ def make_parser() -> argparse.ArgumentParser:
     teacher_cmd.add_parser(sub)
     convert_cmd.add_parser(sub)
     continual_cmd.add_parser(sub)
+    dashboard_cmd.add_parser(sub)
     return parser
 
 

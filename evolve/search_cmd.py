@@ -8,6 +8,7 @@ needs to be resumed or inspected lives in ``runs/<study>/``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,7 +23,9 @@ from evolve.errors import UserError
 
 if TYPE_CHECKING:
     from agents import Agent, Constraint, MultiObjectiveStopper, Objective, Proposal
-    from evolve.trial import ReportFn, TrialOutcome
+    from agents.ray_backend import RayOptions
+    from evolve.datasets import Dataset
+    from evolve.trial import ReportFn, TrialOutcome, TrialSettings
     from search_spaces import SearchSpace
 
 # optuna, torch and the packages below are imported inside the functions that need them, so that
@@ -51,7 +54,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "  evolve search --dataset fashion-mnist --epochs 4  # needs dataset-fashion-mnist\n"
             "  evolve search --study big --resume             # continue after a crash or Ctrl-C\n"
             "  evolve search --space my_space.yaml --objectives accuracy,energy,latency\n"
-            "  evolve show runs/big                           # the front as a table"
+            "  evolve search --backend ray --workers 2        # trials in parallel on Ray\n"
+            "  evolve search --backend ray --ray-address HEAD:6379 --storage postgresql://...\n"
+            "  evolve search --study s --storage runs/s.log --join   # a 2nd process, same study\n"
+            "  evolve show runs/big                           # the front as a table\n"
+            "  evolve dashboard runs/big                      # browse it in optuna-dashboard"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -100,7 +107,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--seed", type=int, help="seed of the sampler, data split and training (default 0)"
     )
-    p.add_argument("--storage", help="Optuna storage URL (default sqlite:///runs/<study>/study.db)")
+    p.add_argument(
+        "--storage",
+        help="Optuna storage: sqlite:///path.db (one machine, the default "
+        "sqlite:///runs/<study>/study.db), a journal file path ending in .log (several "
+        "processes on one machine or a shared disk), or postgresql://user@host:port/db (clusters)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        help="local (default): trials one after another in this process; ray: on a Ray "
+        "cluster through Ray Tune, --workers at once",
+    )
+    p.add_argument("--workers", type=int, help="ray: trials running at once (default 2)")
+    p.add_argument("--cpus-per-trial", type=float, help="ray: CPUs reserved per trial (default 1)")
+    p.add_argument("--gpus-per-trial", type=float, help="ray: GPUs reserved per trial (default 0)")
+    p.add_argument(
+        "--ray-address",
+        help="ray: auto (the cluster this machine is in) or HOST:PORT of a head node; "
+        "without it a local Ray instance is started for this search",
+    )
+    p.add_argument(
+        "--join",
+        action="store_true",
+        help="work on a study another process is running (same --study and --storage): "
+        "trials are shared, nothing of the other process is marked failed",
+    )
     p.add_argument("--no-early-stop", action="store_true", help="never stop dominated trials early")
     p.add_argument(
         "--resume", action="store_true", help="continue an existing study (needs --study)"
@@ -128,14 +160,29 @@ SETTINGS_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "storage": None,
     "no_early_stop": False,
+    "backend": "local",
+    "workers": None,
+    "cpus_per_trial": None,
+    "gpus_per_trial": None,
+    "ray_address": None,
 }
-RESUMABLE = ("trials", "timeout")  # may change on --resume; everything else must match
+# may change on --resume; everything else must match
+RESUMABLE = (
+    "trials",
+    "timeout",
+    "backend",
+    "workers",
+    "cpus_per_trial",
+    "gpus_per_trial",
+    "ray_address",
+)
 
 
 def _settings(
     a: argparse.Namespace, stored: dict[str, Any] | None, defaults: dict[str, Any]
 ) -> dict[str, Any]:
-    given = {k: getattr(a, k) for k in defaults if getattr(a, k, None) not in (None, False)}
+    # a flag counts as given unless it is absent (None) or an unset switch (False); 0 is given
+    given = {k: v for k in defaults if (v := getattr(a, k, None)) is not None and v is not False}
     if "data_dir" in given:
         given["data_dir"] = str(given["data_dir"])
     if stored is None:
@@ -144,7 +191,7 @@ def _settings(
         if k not in RESUMABLE and stored.get(k) != v:
             raise UserError(
                 f"--{k.replace('_', '-')} {v} differs from the study's {stored.get(k)!r}; "
-                f"drop the flag when resuming (only --trials and --timeout may change)"
+                f"drop the flag when resuming (only --trials, --timeout and the Ray flags may change)"
             )
     return {**defaults, **stored, **{k: v for k, v in given.items() if k in RESUMABLE}}
 
@@ -192,6 +239,7 @@ class RunSetup:
     s: dict[str, Any]
     space: SearchSpace
     objectives: tuple[Objective, ...]
+    join: bool = False
 
 
 def open_run(a: argparse.Namespace, defaults: dict[str, Any], *, default_space: str) -> RunSetup:
@@ -206,8 +254,11 @@ def open_run(a: argparse.Namespace, defaults: dict[str, Any], *, default_space: 
     from agents import AGENTS, SAMPLER_NAMES, parse_objectives
     from search_spaces import load_space
 
+    join = bool(getattr(a, "join", False))
     if a.resume and not a.study:
         raise UserError("--resume needs --study NAME (the run folder under --out to continue)")
+    if join and (a.resume or not a.study):
+        raise UserError("--join needs --study NAME (the study to share) and no --resume")
     space_arg = a.space or default_space
     study_name = a.study or f"{Path(space_arg).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     if study_name == "teachers":
@@ -217,7 +268,7 @@ def open_run(a: argparse.Namespace, defaults: dict[str, Any], *, default_space: 
     run_dir = (a.out / study_name).resolve()
     stored = None
     if (run_dir / CONFIG_FILE).exists():
-        if not a.resume:
+        if not (a.resume or join):
             raise UserError(
                 f"study {study_name!r} already exists in {run_dir}; pass --resume to continue it or choose another --study"
             )
@@ -240,10 +291,20 @@ def open_run(a: argparse.Namespace, defaults: dict[str, Any], *, default_space: 
         raise UserError(
             f"--sampler: unknown sampler {s['sampler']!r}; choose one of {', '.join(SAMPLER_NAMES)}"
         )
+    if s["agent"] == "ray":
+        raise UserError(
+            "--agent ray: Ray runs trials, it does not propose them; use --agent optuna "
+            "--backend ray"
+        )
     if s["agent"] not in AGENTS:
         raise UserError(f"--agent: unknown agent {s['agent']!r}; choose one of {', '.join(AGENTS)}")
     s["storage"] = s["storage"] or f"sqlite:///{run_dir / 'study.db'}"
-    return RunSetup(study_name, run_dir, stored, s, space, objectives)
+    if join and s["storage"].startswith("sqlite:"):
+        raise UserError(
+            "--join: several processes on one SQLite file lock each other out; use a journal "
+            "file (--storage runs/shared.log) or PostgreSQL (--storage postgresql://...)"
+        )
+    return RunSetup(study_name, run_dir, stored, s, space, objectives, join)
 
 
 def start_agent(
@@ -282,6 +343,7 @@ def start_agent(
             constraints=list(constraints),
             resume=a.resume,
             early_stopper=early_stopper,
+            join=setup.join,
         )
     except BaseException:
         if setup.stored is None:  # nothing was recorded: leave no half-made run behind
@@ -315,6 +377,15 @@ def run(a: argparse.Namespace) -> int:
         s["dataset"], seed=s["seed"], data_dir=Path(s["data_dir"]) if s["data_dir"] else None
     )
     teacher_dir = (a.out / "teachers").resolve()  # shared by every study under --out
+    ray_flags = [
+        k
+        for k in ("workers", "cpus_per_trial", "gpus_per_trial", "ray_address")
+        if s[k] is not None
+    ]
+    if s["backend"] != "ray" and ray_flags:
+        flag = "--" + ray_flags[0].replace("_", "-")
+        raise UserError(f"{flag} applies to Ray runs; add --backend ray")
+    ray_options = _ray_options(s, setup.run_dir) if s["backend"] == "ray" else None
     agent = start_agent(
         setup,
         a,
@@ -338,12 +409,13 @@ def run(a: argparse.Namespace) -> int:
         [o.name for o in objectives],
     )
 
+    base = TrialSettings(epochs=s["epochs"], seed=s["seed"], teacher_dir=str(teacher_dir))
+    if ray_options is not None:
+        return run_ray(agent, space, s, objectives, setup.run_dir, data, base, a, ray_options)
+
     def run_trial(proposal: Proposal, report: ReportFn) -> TrialOutcome:
-        settings = TrialSettings(
-            epochs=s["epochs"],
-            seed=s["seed"] + proposal.number,
-            teacher_dir=str(teacher_dir),
-            teacher_seed=s["seed"],
+        settings = dataclasses.replace(
+            base, seed=s["seed"] + proposal.number, teacher_seed=s["seed"]
         )
         return evaluate_trial(proposal.arch, data, settings, report=report)
 
@@ -356,7 +428,102 @@ def run(a: argparse.Namespace) -> int:
         setup.run_dir,
         run_trial,
         progress=not a.no_progress,
+        join=setup.join,
     )
+
+
+def _ray_options(s: dict[str, Any], run_dir: Path) -> RayOptions:
+    """The Ray settings of a run, checked before anything is recorded."""
+    from agents.ray_backend import RayOptions
+
+    def given(key: str, default: float) -> Any:
+        return default if s[key] is None else s[key]
+
+    options = RayOptions(
+        workers=given("workers", 2),
+        cpus_per_trial=given("cpus_per_trial", 1.0),
+        gpus_per_trial=given("gpus_per_trial", 0.0),
+        address=s["ray_address"],
+        storage_path=run_dir / "ray",
+    )
+    options.validate()
+    return options
+
+
+def run_ray(
+    agent: Agent,
+    space: SearchSpace,
+    s: dict[str, Any],
+    objectives: Sequence[Objective],
+    run_dir: Path,
+    data: Dataset,
+    base: TrialSettings,
+    a: argparse.Namespace,
+    options: RayOptions,
+) -> int:
+    """``--backend ray``: the same trials through Ray Tune, ``--workers`` at once."""
+    import math
+
+    from tqdm import tqdm
+
+    from agents.ray_backend import TrialEnd, run_with_ray
+    from evolve import checkpoints
+    from evolve.ray_trial import ray_trainable
+    from evolve.results import write_results
+
+    reference = s["reference_point"]
+    bar = tqdm(
+        total=s["trials"],
+        initial=agent.n_done(),
+        desc=f"search {space.name} (ray x{options.workers})",
+        unit="trial",
+        disable=a.no_progress,
+    )
+
+    def on_end(end: TrialEnd) -> None:
+        logger.info(
+            "trial {} {}{}",
+            end.proposal.number,
+            end.state,
+            f": {end.error}" if end.error else f": {end.values}",
+        )
+        summary = write_results(run_dir, agent.study, objectives, reference)
+        checkpoints.prune(run_dir, keep=(f["trial"] for f in summary["front"]))
+        bar.n = agent.n_done()
+        bar.set_postfix(front=len(summary["front"]))
+        bar.refresh()
+
+    logger.info("ray backend: {}", options)
+    interrupted = False
+    try:
+        run_with_ray(
+            agent,
+            ray_trainable,
+            n_trials=s["trials"],
+            options=options,
+            on_end=on_end,
+            timeout=s["timeout"],
+            parameters={
+                "data": data,
+                "settings": dataclasses.replace(base, teacher_seed=s["seed"]),
+                "run_dir": str(run_dir),
+                "threads": max(1, math.ceil(options.cpus_per_trial)),
+            },
+        )
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.close()
+    summary = write_results(run_dir, agent.study, objectives, reference)
+    checkpoints.prune(run_dir, keep=(f["trial"] for f in summary["front"]))
+    _print_summary(summary, run_dir)
+    if interrupted:
+        print(
+            f"interrupted; continue with: evolve search --study {agent.study.study_name} "
+            f"--out {run_dir.parent} --resume --backend ray"
+        )
+        return 130
+    return 0
 
 
 def run_loop(
@@ -370,6 +537,7 @@ def run_loop(
     *,
     progress: bool,
     command: str = "search",
+    join: bool = False,
 ) -> int:
     """Ask, evaluate with ``run_trial``, tell, until ``s["trials"]`` trials are done.
 
@@ -395,7 +563,7 @@ def run_loop(
     summary: dict[str, Any] = write_results(run_dir, agent.study, objectives, reference)
     interrupted = False
     try:
-        while agent.n_done() < s["trials"]:
+        while agent.n_done() + (_running_elsewhere(agent) if join else 0) < s["trials"]:
             if s["timeout"] is not None and time.monotonic() - start > s["timeout"]:
                 logger.info("timeout reached after {:.0f} s", time.monotonic() - start)
                 break
@@ -453,6 +621,13 @@ def run_loop(
         )
         return 130
     return 0
+
+
+def _running_elsewhere(agent: Agent) -> int:
+    """Trials other processes are running on a shared study (they will count when done)."""
+    import optuna
+
+    return len(agent.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)))
 
 
 def _print_summary(summary: dict[str, Any], run_dir: Path) -> None:

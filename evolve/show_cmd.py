@@ -38,10 +38,12 @@ def load_run(run_dir: Path) -> tuple[optuna.Study, dict[str, Any]]:
         )
     import optuna
 
+    from agents import open_storage
+
     cfg = yaml.safe_load(cfg_path.read_text())
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study = optuna.load_study(study_name=run_dir.name, storage=cfg["storage"])
+        study = optuna.load_study(study_name=run_dir.name, storage=open_storage(cfg["storage"]))
     except KeyError:
         raise UserError(
             f"{run_dir}: its storage {cfg['storage']} holds no study {run_dir.name!r}"

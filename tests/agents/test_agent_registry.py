@@ -13,8 +13,6 @@ from agent_fakes import ToySpace
 import agents
 from agents import AGENTS, AgentError, OptunaAgent, make_agent, parse_objectives
 
-RAY_MESSAGE = "the 'ray' agent arrives with the distributed-search issue; use --agent optuna"
-
 
 def test_optuna_entry_builds_the_agent() -> None:
     assert AGENTS["optuna"]() is OptunaAgent
@@ -28,19 +26,14 @@ def test_optuna_entry_builds_the_agent() -> None:
     assert isinstance(agent, OptunaAgent)
 
 
-@pytest.mark.skipif(
-    (Path(agents.__file__).parent / "ray_agent.py").exists(), reason="the ray agent exists"
-)
-def test_ray_entry_fails_cleanly_until_it_lands() -> None:
-    with pytest.raises(AgentError) as info:
-        AGENTS["ray"]()
-    assert str(info.value) == RAY_MESSAGE
-    with pytest.raises(AgentError, match="distributed-search issue"):
+def test_ray_is_a_backend_not_an_agent() -> None:
+    assert set(AGENTS) == {"optuna"}
+    with pytest.raises(AgentError, match="use --agent optuna --backend ray"):
         make_agent("ray", storage=None)
 
 
 def test_unknown_agent_lists_the_choices() -> None:
-    with pytest.raises(AgentError, match="unknown agent 'hyperopt'; choose from optuna, ray"):
+    with pytest.raises(AgentError, match=r"unknown agent 'hyperopt'; choose from optuna$"):
         make_agent("hyperopt")
 
 
