@@ -9,7 +9,7 @@ PIN    := -c constraints.txt
 STAMP  := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv test test-slow lint format bench bench-engine bench-attention bench-search bench-bif bench-sdsa bench-timesteps bench-snn-ann bench-continual search train clean help
+.PHONY: venv test test-slow lint format bench bench-engine bench-attention bench-search bench-bif bench-sdsa bench-timesteps bench-snn-ann bench-continual bench-ray search train clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -67,6 +67,9 @@ bench-snn-ann: $(BENCH_STAMP)  ## the SNN-vs-ANN table: ANN, SNN, SNN + KD, conv
 
 bench-continual: $(BENCH_STAMP)  ## naive / replay / STDP / replay+STDP on Split- and Permuted-Digits, 3 seeds (~5 min)
 	$(BIN)/python benchmarks/continual.py --out runs/bench/continual.json
+
+bench-ray: venv  ## Ray backend: trials/min with 1 vs 2 workers, per-trial overhead (~5 min)
+	$(BIN)/python benchmarks/ray_scaling.py --out runs/bench/ray_scaling.json
 
 search: venv  ## set up, then search the default space (hybrid_attention) on digits (~4 min)
 	$(BIN)/evolve search --space hybrid_attention

@@ -6,9 +6,10 @@ search). Early stopping is off so that every trial trains the same number of epo
 
 * throughput: finished trials per minute between the first trial's start and the last trial's
   end in the study (Ray's start-up, about 5 s, is outside that window; it is reported apart);
-* per-trial overhead: a trial's duration in the study (asked → told, as the driver sees it)
-  minus the time the trial's own code measured (``wall_seconds``: build, train, measure), median
-  over the trials: scheduling, actor start, result passing and the tell.
+* cost beyond training per trial: the worker-seconds of that window per trial minus the time the
+  trial's own code measured (``wall_seconds``: build, train, measure), so gaps between trials
+  (Tune's scheduling, asking, actor reuse) count; and its in-trial part, median over trials of
+  the trial's duration in the study (asked → told) minus ``wall_seconds``.
 
     .venv/bin/python benchmarks/ray_scaling.py --out runs/bench/ray_scaling.json
 """
@@ -73,6 +74,10 @@ def one_run(folder: Path, backend: str, workers: int, trials: int, epochs: int) 
     end = max(t.datetime_complete for t in trials_)
     window = (end - start).total_seconds()
     overhead = [t.duration.total_seconds() - float(t.user_attrs["wall_seconds"]) for t in trials_]
+    own = [float(t.user_attrs["wall_seconds"]) for t in trials_]
+    # what each trial costs beyond its own work, gaps between trials included:
+    # worker-seconds in the window per trial, minus the trial's own time
+    per_trial_cost = window * workers / len(trials_) - statistics.fmean(own)
     return {
         "backend": backend,
         "workers": workers,
@@ -83,6 +88,7 @@ def one_run(folder: Path, backend: str, workers: int, trials: int, epochs: int) 
         "trials_per_min": 60 * len(trials_) / window,
         "overhead_median_s": statistics.median(overhead),
         "overhead_s": overhead,
+        "cost_beyond_training_s": per_trial_cost,
         "trial_seconds_median": statistics.median(
             float(t.user_attrs["wall_seconds"]) for t in trials_
         ),
@@ -94,7 +100,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--trials", type=int, default=8)
-    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--out", type=Path, default=Path("runs/bench/ray_scaling.json"))
     args = ap.parse_args()
     rows, runs = [], []
@@ -114,6 +120,7 @@ def main() -> None:
                 f"{r['trials_per_min']:.2f}",
                 f"{r['trial_seconds_median']:.2f}",
                 f"{r['overhead_median_s']:.2f}",
+                f"{r['cost_beyond_training_s']:.2f}",
                 f"{r['startup_s']:.1f}",
             ]
         )
@@ -125,7 +132,8 @@ def main() -> None:
                 "trials",
                 "trials/min",
                 "trial s (median)",
-                "overhead s (median)",
+                "in-trial overhead s (median)",
+                "cost beyond training s / trial",
                 "start-up + summary s",
             ],
             rows,
@@ -136,9 +144,10 @@ def main() -> None:
     verdicts = {
         "speedup": f"2 workers / 1 worker: {speedup:.2f}x (target >= 1.6x: "
         f"{'met' if speedup >= 1.6 else 'NOT met'})",
-        "overhead": f"median Ray overhead per trial {two['overhead_median_s']:.2f} s with 2 "
-        f"workers, {one['overhead_median_s']:.2f} s with 1 (target <= 1.5 s: "
-        f"{'met' if max(one['overhead_median_s'], two['overhead_median_s']) <= 1.5 else 'NOT met'})",
+        "overhead": f"Ray's cost per trial beyond training: {one['cost_beyond_training_s']:.2f} s "
+        f"with 1 worker, {two['cost_beyond_training_s']:.2f} s with 2 (in-trial part, median: "
+        f"{one['overhead_median_s']:.2f} / {two['overhead_median_s']:.2f} s); target <= 1.5 s: "
+        f"{'met' if max(one['cost_beyond_training_s'], two['cost_beyond_training_s']) <= 1.5 else 'NOT met'}",
     }
     for v in verdicts.values():
         print(v)
