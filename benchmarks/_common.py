@@ -50,6 +50,7 @@ def load(
         input_shape=data.input_shape,
         n_classes=data.n_classes,
         source=data.source,
+        input_scale=data.input_scale,
     )
 
 

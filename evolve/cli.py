@@ -10,6 +10,8 @@ from evolve import (
     continual_cmd,
     convert_cmd,
     dashboard_cmd,
+    export_cmd,
+    predict_cmd,
     search_cmd,
     show_cmd,
     spaces_cmd,
@@ -38,6 +40,8 @@ def make_parser() -> argparse.ArgumentParser:
     convert_cmd.add_parser(sub)
     continual_cmd.add_parser(sub)
     dashboard_cmd.add_parser(sub)
+    export_cmd.add_parser(sub)
+    predict_cmd.add_parser(sub)
     return parser
 
 

@@ -68,6 +68,9 @@ class Dataset:
     input_shape: tuple[int, ...]  # one sample, e.g. (1, 8, 8)
     n_classes: int
     source: str
+    #: the preprocessing: a model's input is ``raw × input_scale`` reshaped to ``input_shape``
+    #: (digits: pixel counts 0..16, so 1/16; Fashion-MNIST: bytes, so 1/255; .npz: as stored)
+    input_scale: float = 1.0
 
 
 def _stratified_split(
@@ -110,6 +113,7 @@ def load_digits(seed: int = 0, data_dir: Path | None = None) -> Dataset:
         input_shape=(1, 8, 8),
         n_classes=10,
         source="scikit-learn load_digits (UCI ML hand-written digits, 1797 x 8x8)",
+        input_scale=1.0 / 16.0,
     )
 
 
@@ -171,6 +175,7 @@ def load_fashion_mnist(seed: int = 0, data_dir: Path | None = None) -> Dataset:
         input_shape=(1, 28, 28),
         n_classes=10,
         source=f"Fashion-MNIST IDX files in {root}",
+        input_scale=1.0 / 255.0,
     )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from torch import nn
 
 from snn_models.neurons.base import BaseNeuron, StepMode
@@ -56,3 +59,19 @@ def firing_rates(model: nn.Module) -> dict[str, float]:
         for name, m in spiking_layers(model).items()
         if m.last_spike_rate is not None
     }
+
+
+@contextlib.contextmanager
+def step_loop(model: nn.Module) -> Iterator[nn.Module]:
+    """Within the block, every neuron of ``model`` runs its steps as a loop of plain tensor ops
+    (:meth:`~snn_models.neurons.base.BaseNeuron.single_step`) instead of its fused autograd
+    kernel, so that ``torch.jit.trace`` and ``torch.onnx.export`` record them."""
+    neurons = [m for m in model.modules() if isinstance(m, BaseNeuron)]
+    before = [n.step_loop for n in neurons]
+    for n in neurons:
+        n.step_loop = True
+    try:
+        yield model
+    finally:
+        for n, b in zip(neurons, before, strict=True):
+            n.step_loop = b

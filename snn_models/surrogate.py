@@ -72,6 +72,9 @@ class Surrogate(nn.Module):
         return self.grad(u)
 
     def forward(self, u: Tensor) -> Tensor:
+        if not (torch.is_grad_enabled() and u.requires_grad):
+            # no backward will run: the same Heaviside as plain ops (traceable, exportable)
+            return (u > 0).to(u.dtype)
         return _SpikeFn.apply(u, self)
 
     def extra_repr(self) -> str:

@@ -61,6 +61,10 @@ class BaseNeuron(nn.Module):
         else:
             self.threshold = float(threshold)
         self._state_defaults: dict[str, Any] = {}
+        #: run multi-step input as a loop of :meth:`single_step` (plain tensor ops that
+        #: TorchScript and ONNX can record) instead of the fused autograd kernel; see
+        #: :func:`snn_models.functional.step_loop`
+        self.step_loop = False
         self.last_spike_rate: Tensor | None = None
         self.register_state("v", None)
 
@@ -84,7 +88,14 @@ class BaseNeuron(nn.Module):
                     f"multi-step input must be [T, B, ...], got shape {tuple(x.shape)}"
                 )
             v0 = self.v if self.v is not None else self.initial_v(x[0])
-            spikes, self.v = self.multi_step(x, v0)
+            if self.step_loop:  # traceable: plain ops, one step at a time (export)
+                v, steps = v0, []
+                for t in range(x.shape[0]):
+                    s, v = self.single_step(x[t], v)
+                    steps.append(s)
+                spikes, self.v = torch.stack(steps), v
+            else:
+                spikes, self.v = self.multi_step(x, v0)
         else:
             v0 = self.v if self.v is not None else self.initial_v(x)
             spikes, self.v = self.single_step(x, v0)

@@ -1,0 +1,234 @@
+"""`evolve export` and `evolve predict`: formats that reproduce the model, a model card, and a
+prediction run that gets the accuracy the card records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+import pytest
+import torch
+from evolve_cli import evolve
+
+from evolve import checkpoints
+from evolve.cli import main
+from evolve.datasets import load_digits
+from evolve.export_cmd import choose_trial, knee
+from evolve.training import evaluate
+
+TINY = (
+    "name: tiny\n"
+    "params:\n"
+    "  kind: {type: categorical, choices: [mlp, cnn], default: mlp}\n"
+    "  depth: {type: int, low: 1, high: 2, default: 1}\n"
+    "  timesteps: {type: int, low: 2, high: 3, default: 2}\n"
+    "layers:\n"
+    "  repeat: depth\n"
+    "  params:\n"
+    "    width: {type: int, low: 16, high: 64, step: 16, default: 32, when: {kind: mlp}}\n"
+    "    channels: {type: int, low: 4, high: 8, step: 4, default: 4, when: {kind: cnn}}\n"
+    "    neuron: {type: categorical, choices: [if, lif, bif], default: lif}\n"
+    "    v_reset: {type: float, low: 0.55, high: 0.7, default: 0.6, when: {neuron: bif}}\n"
+)
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("export")
+    (folder / "tiny.yaml").write_text(TINY)
+    proc = evolve(
+        "search", "--space", "tiny.yaml", "--trials", "6", "--epochs", "2", "--study", "x",
+        "--no-progress", "--no-early-stop", cwd=folder,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return folder
+
+
+def test_knee_is_the_point_farthest_from_the_extremes_line() -> None:
+    # (accuracy, energy): the extremes are (0.9, 1.0) and (0.5, 0.1); (0.85, 0.2) bulges most
+    front = [(0.9, 1.0), (0.85, 0.2), (0.7, 0.15), (0.5, 0.1)]
+    assert knee(front) == 1
+    assert knee([(0.9, 1.0), (0.5, 0.1)]) == 0  # two points: none off the line
+    pts = [
+        {"trial": i, "values": {"accuracy": a, "energy_uj": e}} for i, (a, e) in enumerate(front)
+    ]
+    assert choose_trial(pts, "accuracy", None) == 0
+    assert choose_trial(pts, "energy", None) == 3
+    assert choose_trial(pts, "knee", None) == 1
+    assert choose_trial(pts, "accuracy", 0.5) == 1  # the budget rules trial 0 out
+    with pytest.raises(Exception, match="no front trial at or below"):
+        choose_trial(pts, "accuracy", 0.01)
+
+
+def test_export_reproduces_the_model_in_every_format_and_predict_matches_the_card(
+    searched: Path, tmp_path: Path
+) -> None:
+    run_dir = searched / "runs" / "x"
+    out = tmp_path / "exp"
+    proc = evolve("export", str(run_dir), "--format", "torchscript,onnx", "--out", str(out),
+                  cwd=searched)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    card = json.loads((out / "model_card.json").read_text())
+    number = card["trial"]
+    front = json.loads((run_dir / "pareto.json").read_text())["front"]
+    best = max(front, key=lambda f: (f["values"]["accuracy"], -f["values"]["energy_uj"]))
+    assert number == best["trial"]  # --trial best --pick accuracy (the defaults)
+
+    data = load_digits(0)
+    model = checkpoints.load(run_dir, number).model
+    with torch.no_grad():
+        ref = model(data.test.x)
+    # model.pt: a plain dict, loadable without executing code
+    blob = torch.load(out / "model.pt", map_location="cpu", weights_only=True)
+    assert set(blob["state_dict"]) == set(model.state_dict())
+    # TorchScript: bit-identical logits on the test split
+    ts = torch.jit.load(str(out / "model.torchscript"))
+    with torch.no_grad():
+        assert torch.equal(ts(data.test.x), ref)
+    # ONNX through onnxruntime: within 1e-5, the same predictions
+    sess = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {sess.get_inputs()[0].name: data.test.x.numpy()})[0]
+    assert np.abs(got - ref.numpy()).max() <= 1e-5
+    assert (got.argmax(1) == ref.numpy().argmax(1)).all()
+
+    metrics = card["metrics"]
+    assert metrics["test_accuracy"]["split"] == "test"
+    assert metrics["test_accuracy"]["value"] == evaluate(model, data.test)
+    assert metrics["test_accuracy"]["value"] == metrics["recorded_test_accuracy"]
+    assert card["data"]["preprocessing"]["input_scale"] == pytest.approx(1 / 16)
+    assert card["timesteps"] == card["spec"]["timesteps"]
+    assert card["energy"]["energy_uj_per_inference"] > 0 and "45nm" in card["energy"]["model"]
+    assert {"torch", "python"} <= set(card["versions"])
+    assert card["formats"]["torchscript"]["bit_identical_logits"] is True
+
+    # predict on the raw test split (pixel counts 0..16), as a user's CSV with a label column
+    raw = (data.test.x.reshape(len(data.test), -1).numpy() * 16).round()
+    df = pd.DataFrame(raw, columns=[f"p{i}" for i in range(64)])
+    df["label"] = data.test.y.numpy()
+    df.to_csv(tmp_path / "test.csv", index=False)
+    pred = evolve("predict", "--model", str(out), "--input", str(tmp_path / "test.csv"),
+                  "--output", str(tmp_path / "p.csv"), cwd=searched)  # fmt: skip
+    assert pred.returncode == 0, pred.stderr
+    expected = metrics["test_accuracy"]["value"]
+    assert f"accuracy {expected * 100:.2f} %" in pred.stdout
+    written = pd.read_csv(tmp_path / "p.csv")
+    assert len(written) == len(data.test)
+    assert (written["prediction"].to_numpy() == ref.numpy().argmax(1)).all()
+    # the same through .npy and .parquet
+    np.save(tmp_path / "x.npy", raw.reshape(-1, 1, 8, 8))
+    np.save(tmp_path / "y.npy", data.test.y.numpy())
+    df.to_parquet(tmp_path / "test.parquet")
+    for args in (
+        ["--input", str(tmp_path / "x.npy"), "--labels", str(tmp_path / "y.npy")],
+        ["--input", str(tmp_path / "test.parquet")],
+    ):
+        assert main(["predict", "--model", str(out), *args]) == 0
+
+
+def test_export_refusals_write_nothing(
+    searched: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = searched / "runs" / "x"
+    saved = set(checkpoints.saved_trials(run_dir))
+    off_front = [n for n in range(6) if n not in saved]
+    cases = [
+        ([str(run_dir), "--trial", "999"], "has no trial 999"),
+        ([str(tmp_path / "missing")], "not a search run folder"),
+        ([str(run_dir), "--format", "pdf"], "--format: unknown pdf"),
+        ([str(run_dir), "--max-energy", "1e-9"], "no front trial at or below"),
+        ([str(run_dir), "--trial", "two"], "--trial must be best or a trial number"),
+        ([], "give a run folder"),
+    ]
+    if off_front:  # a trial the front never held has no weights
+        cases.append(([str(run_dir), "--trial", str(off_front[0])], "has no saved weights"))
+    for args, message in cases:
+        out = tmp_path / "never"
+        code = main(["export", *args, "--out", str(out)])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (args, err)
+        assert not out.exists() and not list(tmp_path.glob(".never*")), args
+    # an existing output folder is refused, untouched
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "keep.txt").write_text("mine")
+    assert main(["export", str(run_dir), "--out", str(tmp_path / "taken")]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (tmp_path / "taken" / "keep.txt").read_text() == "mine"
+
+
+def test_predict_refuses_a_corrupt_model_and_bad_input(
+    searched: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "exp"
+    assert main(["export", str(searched / "runs" / "x"), "--format", "torchscript",
+                 "--out", str(out)]) == 0  # fmt: skip
+    capsys.readouterr()
+    np.save(tmp_path / "x.npy", np.zeros((3, 64), dtype=np.float32))
+    np.save(tmp_path / "bad.npy", np.zeros((3, 10), dtype=np.float32))
+    (tmp_path / "x.txt").write_text("1,2,3")
+    for args, message in [
+        (["--input", str(tmp_path / "bad.npy")], "each sample has 10 values, the model takes 64"),
+        (["--input", str(tmp_path / "x.txt")], "use a .npy, .csv or .parquet file"),
+        (["--input", str(tmp_path / "nope.npy")], "no such file"),
+    ]:
+        assert main(["predict", "--model", str(out), *args]) == 2
+        assert message in capsys.readouterr().err
+    (out / "model.pt").write_bytes(b"not a checkpoint at all")
+    assert main(["predict", "--model", str(out), "--input", str(tmp_path / "x.npy")]) == 2
+    assert "not a readable model" in capsys.readouterr().err
+
+
+def _mlp_space(neurons: str, reset: bool) -> str:
+    return (
+        "name: mlpnir\n"
+        "params:\n"
+        "  kind: {type: categorical, choices: [mlp], default: mlp}\n"
+        "  depth: {type: int, low: 1, high: 2, default: 1}\n"
+        "  timesteps: {type: int, low: 2, high: 3, default: 2}\n"
+        "layers:\n"
+        "  repeat: depth\n"
+        "  params:\n"
+        "    width: {type: int, low: 16, high: 64, step: 16, default: 32}\n"
+        f"    neuron: {{type: categorical, choices: [{neurons}]}}\n"
+        + ("    v_reset: {type: float, low: 0.55, high: 0.7, default: 0.6}\n" if reset else "")
+    )
+
+
+NIR_SPACE = _mlp_space("if, lif", reset=False)
+BIF_SPACE = _mlp_space("bif", reset=True)
+
+
+def test_nir_export_reads_back_with_identical_spikes_and_refuses_bif(tmp_path: Path) -> None:
+    import nir
+
+    from snn_models.nir_io import from_nir
+
+    for name, space in (("nirok", NIR_SPACE), ("nirbif", BIF_SPACE)):
+        (tmp_path / f"{name}.yaml").write_text(space)
+        proc = evolve("search", "--space", f"{name}.yaml", "--trials", "2", "--epochs", "2",
+                      "--study", name, "--no-progress", "--no-early-stop", cwd=tmp_path)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "nir-out"
+    proc = evolve("export", "runs/nirok", "--format", "all", "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    card = json.loads((out / "model_card.json").read_text())
+    check = card["formats"]["nir"]
+    assert check["identical_spikes_every_layer"] and check["layers_checked"] >= 1
+    graph = nir.read(str(out / "model.nir"))
+    assert graph.metadata["dt"] == 1.0 and graph.metadata["timesteps"] == card["timesteps"]
+    kinds = {type(n).__name__ for n in graph.nodes.values()}
+    assert kinds <= {"Input", "Output", "Flatten", "Affine", "Linear", "LIF", "IF"}
+    # the importer gives our modules back: the same logits on the test split
+    data = load_digits(0)
+    model = checkpoints.load(tmp_path / "runs" / "nirok", card["trial"]).model
+    with torch.no_grad():
+        assert torch.equal(from_nir(graph)(data.test.x), model(data.test.x))
+
+    refused = evolve("export", "runs/nirbif", "--format", "nir", "--out", str(tmp_path / "b"),
+                     cwd=tmp_path)  # fmt: skip
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "NIR cannot express body.0 (BIFNode)" in refused.stderr
+    assert "--constraint nir" in refused.stderr
+    assert not (tmp_path / "b").exists() and not list(tmp_path.glob(".b.*"))
