@@ -11,6 +11,7 @@ from evolve import (
     convert_cmd,
     dashboard_cmd,
     export_cmd,
+    import_nir_cmd,
     predict_cmd,
     search_cmd,
     show_cmd,
@@ -41,6 +42,7 @@ def make_parser() -> argparse.ArgumentParser:
     continual_cmd.add_parser(sub)
     dashboard_cmd.add_parser(sub)
     export_cmd.add_parser(sub)
+    import_nir_cmd.add_parser(sub)
     predict_cmd.add_parser(sub)
     return parser
 

@@ -146,7 +146,9 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def export_torchscript(model: torch.nn.Module, x: torch.Tensor, path: Path) -> dict[str, Any]:
+def export_torchscript(
+    model: torch.nn.Module, x: torch.Tensor, path: Path, info: Mapping[str, Any]
+) -> dict[str, Any]:
     """Trace, save, reload; the reloaded logits must equal the model's bit for bit."""
     import torch
 
@@ -164,7 +166,9 @@ def export_torchscript(model: torch.nn.Module, x: torch.Tensor, path: Path) -> d
     return {"file": path.name, "bit_identical_logits": True, "checked_samples": len(x)}
 
 
-def export_onnx(model: torch.nn.Module, x: torch.Tensor, path: Path) -> dict[str, Any]:
+def export_onnx(
+    model: torch.nn.Module, x: torch.Tensor, path: Path, info: Mapping[str, Any]
+) -> dict[str, Any]:
     """torch.onnx (dynamo) with a dynamic batch; onnxruntime must agree within 1e-5."""
     import warnings
 
@@ -213,7 +217,9 @@ def export_onnx(model: torch.nn.Module, x: torch.Tensor, path: Path) -> dict[str
     }
 
 
-def export_nir(model: torch.nn.Module, x: torch.Tensor, path: Path) -> dict[str, Any]:
+def export_nir(
+    model: torch.nn.Module, x: torch.Tensor, path: Path, info: Mapping[str, Any]
+) -> dict[str, Any]:
     """NIR graph; read back through our importer, every layer's spikes must be identical."""
     import torch
 
@@ -227,7 +233,7 @@ def export_nir(model: torch.nn.Module, x: torch.Tensor, path: Path) -> dict[str,
     from snn_models.neurons.base import BaseNeuron
     from snn_models.nir_io import from_nir, to_nir
 
-    graph = to_nir(model, tuple(x.shape[1:]))
+    graph = to_nir(model, tuple(x.shape[1:]), metadata=dict(info))
     nir.write(str(path), graph)
     back = from_nir(nir.read(str(path)))
 
@@ -334,9 +340,10 @@ def run(a: argparse.Namespace) -> int:
     try:
         shutil.copyfile(ckpt.path, tmp / "model.pt")
         checks = {}
+        info = {"dataset": data.name, "input_scale": data.input_scale, "n_classes": data.n_classes}
         for name in formats:
             fn, filename = EXPORTERS[name]
-            checks[name] = fn(model, x, tmp / filename)
+            checks[name] = fn(model, x, tmp / filename, info)
         card = {
             "study": run_dir.name,
             "trial": number,

@@ -32,6 +32,19 @@ if TYPE_CHECKING:
 # `evolve --help` does not pay for them.
 
 DEFAULT_SPACE = "hybrid_attention"
+#: ``--constraint`` name → the values each param may take (``SearchSpace.restrict``). ``nir``
+#: mirrors what :func:`snn_models.nir_io.to_nir` exports: no attention, no max pooling (the
+#: CNNs pool), direct input, IF/LIF neurons with hard reset, and no ``init: convert`` (its
+#: converted neurons reset softly).
+CONSTRAINTS: dict[str, dict[str, list[Any]]] = {
+    "nir": {
+        "kind": ["mlp"],
+        "encoder": ["direct"],
+        "neuron": ["if", "lif"],
+        "soft_reset": [False],
+        "init": ["random"],
+    }
+}
 DEFAULT_TRIALS = 80  # for a space without a budget: section
 DEFAULT_EPOCHS = 12
 CONFIG_FILE = "config.yaml"
@@ -133,6 +146,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="work on a study another process is running (same --study and --storage): "
         "trials are shared, nothing of the other process is marked failed",
     )
+    p.add_argument(
+        "--constraint",
+        choices=tuple(CONSTRAINTS),
+        help="nir: propose only candidates NIR can express (MLP, direct input, IF/LIF with "
+        "hard reset, no converted start), so that `evolve export --format nir` works",
+    )
     p.add_argument("--no-early-stop", action="store_true", help="never stop dominated trials early")
     p.add_argument(
         "--resume", action="store_true", help="continue an existing study (needs --study)"
@@ -160,6 +179,7 @@ SETTINGS_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "storage": None,
     "no_early_stop": False,
+    "constraint": None,
     "backend": "local",
     "workers": None,
     "cpus_per_trial": None,
@@ -280,6 +300,13 @@ def open_run(a: argparse.Namespace, defaults: dict[str, Any], *, default_space: 
     s = _settings(a, stored, defaults)
     # a resumed study keeps sampling the space it started with, even if the library changed since
     space = load_space(str(run_dir / "space.yaml") if stored else s["space"])
+    if s.get("constraint"):
+        from search_spaces.errors import SchemaProblem
+
+        try:
+            space = space.restrict(CONSTRAINTS[s["constraint"]], f"--constraint {s['constraint']}")
+        except SchemaProblem as e:
+            raise UserError(f"space {space.name!r}: {e}") from None
     if s["trials"] is None:
         s["trials"] = space.budget.get("trials", DEFAULT_TRIALS)
     if s["epochs"] is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,6 +151,83 @@ class SearchSpace:
         count = self.repeat if isinstance(self.repeat, int) else taken[self.repeat]
         assert isinstance(count, int)
         return count
+
+    def restrict(self, allowed: Mapping[str, Sequence[Value]], why: str = "") -> SearchSpace:
+        """This space with some categorical choices removed (e.g. only NIR-expressible ones).
+
+        Args:
+            allowed: ``{param name: the values it may take}``; a top-level param, a layer param
+                (by its plain name, e.g. ``neuron``) or a fixed key. Other params are kept.
+            why: said in errors ("NIR export", ...).
+
+        Returns:
+            A new space: each named categorical dimension keeps only its allowed choices (its
+            default becomes the first of them unless it is allowed); a dimension whose ``when``
+            can no longer hold is dropped, and so are the dimensions that depend on it.
+
+        Raises:
+            SchemaProblem: a fixed entry or a dimension with no allowed value left.
+        """
+        from dataclasses import replace
+
+        because = f" ({why})" if why else ""
+        for key, value in self.fixed.items():
+            if key in allowed and not any(same_value(value, v) for v in allowed[key]):
+                raise SchemaProblem(
+                    ("fixed", key),
+                    f"{key} is fixed to {show(value)}, which is not allowed{because}",
+                    f"allowed: {_shown_values(tuple(allowed[key]))}; use another space",
+                )
+
+        def narrowed(dim: Dimension) -> Dimension:
+            if dim.name not in allowed:
+                return dim
+            keep = tuple(
+                c
+                for c in getattr(dim, "choices", (False, True))
+                if any(same_value(c, v) for v in allowed[dim.name])
+            )
+            if not keep:
+                raise SchemaProblem(
+                    (dim.name,),
+                    f"no value of {dim.name!r} ({dim.range_text()}) is allowed{because}",
+                    f"allowed: {_shown_values(tuple(allowed[dim.name]))}; use another space",
+                )
+            default = dim.default if any(same_value(dim.default, v) for v in keep) else keep[0]
+            if isinstance(dim, CategoricalDimension):
+                return replace(dim, choices=keep, default=default)
+            if len(keep) == 1:  # a bool pinned to one value: a one-choice categorical
+                return CategoricalDimension(
+                    name=dim.name, choices=keep, when=dim.when, description=dim.description
+                )
+            return dim
+
+        def prune(group: tuple[Dimension, ...], known: dict[str, Dimension]) -> list[Dimension]:
+            out: list[Dimension] = []
+            for dim in map(narrowed, group):
+                conditions = []
+                possible = True
+                for c in dim.when:
+                    target = known.get(c.param) or next(
+                        (d for d in out if d.name == c.param), None
+                    )
+                    if target is None and c.param not in self.fixed:
+                        possible = False  # it depended on a dimension that was dropped
+                        break
+                    values = c.values
+                    if target is not None:
+                        values = tuple(v for v in c.values if target.contains(v))
+                    if not values:
+                        possible = False
+                        break
+                    conditions.append(Condition(c.param, values))
+                if possible:
+                    out.append(replace(dim, when=tuple(conditions)))
+            return out
+
+        params = prune(self.params, {})
+        layer = prune(self.layer_params, {d.name: d for d in params})
+        return replace(self, params=tuple(params), layer_params=tuple(layer))
 
     # ----------------------------------------------------------------------------- inspecting
 

@@ -60,8 +60,15 @@ def _shape_after(module: nn.Module, shape: tuple[int, ...]) -> tuple[int, ...]:
         return tuple(module(torch.zeros(1, *shape)).shape[1:])
 
 
-def to_nir(model: nn.Module, input_shape: tuple[int, ...], dt: float = DT) -> Any:
+def to_nir(
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    dt: float = DT,
+    metadata: dict[str, Any] | None = None,
+) -> Any:
     """The NIR graph of a spiking MLP/CNN built by :func:`snn_models.build` (not modified).
+
+    ``metadata`` entries (e.g. the data set's preprocessing) are added to the graph's own.
 
     Raises:
         NIRUnsupported: a node NIR cannot express (see the module docstring).
@@ -149,6 +156,7 @@ def to_nir(model: nn.Module, input_shape: tuple[int, ...], dt: float = DT) -> An
         ),
         "input_shape": list(input_shape),
         "spec": json.dumps(spec.to_dict()) if hasattr(spec, "to_dict") else None,
+        **(metadata or {}),
     }
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
 

@@ -226,9 +226,69 @@ def test_nir_export_reads_back_with_identical_spikes_and_refuses_bif(tmp_path: P
     with torch.no_grad():
         assert torch.equal(from_nir(graph)(data.test.x), model(data.test.x))
 
+    # evolve import-nir: the graph back into a folder evolve predict runs, same accuracy
+    assert main(["import-nir", str(out / "model.nir"), "--out", str(tmp_path / "imp")]) == 0
+    raw = (data.test.x.numpy() * 16).round()
+    np.save(tmp_path / "x.npy", raw)
+    np.save(tmp_path / "y.npy", data.test.y.numpy())
+    pred = evolve("predict", "--model", str(tmp_path / "imp"), "--input", str(tmp_path / "x.npy"),
+                  "--labels", str(tmp_path / "y.npy"), cwd=tmp_path)  # fmt: skip
+    assert pred.returncode == 0, pred.stderr
+    assert f"accuracy {card['metrics']['test_accuracy']['value'] * 100:.2f} %" in pred.stdout
+    assert main(["import-nir", str(out / "model.nir"), "--out", str(tmp_path / "imp")]) == 2
+
     refused = evolve("export", "runs/nirbif", "--format", "nir", "--out", str(tmp_path / "b"),
                      cwd=tmp_path)  # fmt: skip
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "NIR cannot express body.0 (BIFNode)" in refused.stderr
     assert "--constraint nir" in refused.stderr
     assert not (tmp_path / "b").exists() and not list(tmp_path.glob(".b.*"))
+
+
+def test_constraint_nir_only_ever_proposes_exportable_candidates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evolve.arch import arch_to_specs
+    from evolve.search_cmd import CONSTRAINTS
+    from search_spaces import RandomSuggester, load_space
+    from snn_models import NetSpec, build
+    from snn_models.nir_io import to_nir
+
+    space = load_space("hybrid_neuron").restrict(CONSTRAINTS["nir"], "--constraint nir")
+    suggester = RandomSuggester(seed=0)
+    for _ in range(150):
+        arch = space.sample(suggester)
+        net, train = arch_to_specs(arch)
+        assert train.get("init", "random") == "random"
+        model = build(NetSpec.from_dict(net), (1, 8, 8), 10).eval()
+        to_nir(model, (1, 8, 8))  # raises NIRUnsupported for anything NIR cannot express
+    # the unconstrained space does propose what NIR refuses
+    free, other = load_space("hybrid_neuron"), RandomSuggester(seed=0)
+    kinds = {free.sample(other)["layer.0.neuron"] for _ in range(60)}
+    assert {"bif", "adaptive"} & kinds
+    # a space that can only propose what NIR cannot express is refused up front
+    code = main(["search", "--space", "hybrid_attention", "--constraint", "nir",
+                 "--out", str(tmp_path / "runs")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "kind is fixed to 'transformer'" in err and "--constraint nir" in err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_a_constrained_search_exports_to_nir_and_resumes_constrained(tmp_path: Path) -> None:
+    args = ["search", "--space", "hybrid_neuron", "--constraint", "nir", "--epochs", "1",
+            "--study", "c", "--no-progress"]  # fmt: skip
+    assert evolve(*args, "--trials", "2", cwd=tmp_path).returncode == 0
+    resumed = evolve(*args[:-3], "--study", "c", "--resume", "--trials", "3", "--no-progress",
+                     cwd=tmp_path)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    import optuna
+
+    study = optuna.load_study(study_name="c", storage=f"sqlite:///{tmp_path}/runs/c/study.db")
+    assert len(study.trials) == 3
+    for t in study.trials:
+        arch = t.user_attrs["arch"]
+        assert arch["kind"] == "mlp" and arch.get("encoder", "direct") == "direct"
+        assert {v for k, v in arch.items() if k.endswith(".neuron")} <= {"if", "lif"}
+    out = evolve("export", "runs/c", "--format", "nir", "--out", "nirout", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "nirout" / "model.nir").exists()
