@@ -64,7 +64,8 @@ def run(a: argparse.Namespace) -> int:
     input_shape = [int(d) for d in meta.get("input_shape", [])] or None
     if input_shape is None:
         raise UserError(f"{a.graph}: its metadata has no input_shape; cannot rebuild the input")
-    n_classes = int(model.head[0].module.out_features)
+    with torch.no_grad():
+        n_classes = int(model(torch.zeros(1, *input_shape)).shape[1])
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from snn_models.architectures import SpikingNet
 from snn_models.config import NetSpec
 from snn_models.conversion import fold_batchnorm
 from snn_models.encoders import DirectEncoder
@@ -187,7 +188,7 @@ def _neuron_node(name: str, neuron: BaseNeuron, shape: tuple[int, ...], dt: floa
     )
 
 
-def from_nir(graph: Any) -> nn.Module:
+def from_nir(graph: Any) -> SpikingNet:
     """A :class:`~snn_models.architectures.SpikingNet` MLP from a NIR graph of this module's shape.
 
     Reads the chain Input → Flatten → (Affine → LIF/IF)* → Affine → Output, the neurons'
