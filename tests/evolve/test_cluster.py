@@ -225,7 +225,10 @@ def test_two_processes_share_one_postgresql_study(tmp_path: Path) -> None:
         trials = study.trials
         assert sorted(t.number for t in trials) == list(range(len(trials)))
         finished = [t for t in trials if t.state in FINISHED]
-        assert len(finished) == 8 and len(trials) == 8, [t.state.name for t in trials]
+        # each process stops once the study holds 8 finished or running trials; two that check
+        # at the same instant may each start one more: at most one extra with two processes
+        assert len(finished) == len(trials), [t.state.name for t in trials]
+        assert 8 <= len(trials) <= 9
         done_by = {}
         for side in ("a", "b"):
             log = (tmp_path / side / "shared" / "log.txt").read_text()
