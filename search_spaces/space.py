@@ -208,9 +208,7 @@ class SearchSpace:
                 conditions = []
                 possible = True
                 for c in dim.when:
-                    target = known.get(c.param) or next(
-                        (d for d in out if d.name == c.param), None
-                    )
+                    target = known.get(c.param) or next((d for d in out if d.name == c.param), None)
                     if target is None and c.param not in self.fixed:
                         possible = False  # it depended on a dimension that was dropped
                         break
