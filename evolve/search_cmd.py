@@ -494,7 +494,6 @@ def run_ray(
     from tqdm import tqdm
 
     from agents.ray_backend import TrialEnd, run_with_ray
-    from evolve import checkpoints
     from evolve.ray_trial import ray_trainable
     from evolve.results import write_results
 
@@ -515,7 +514,7 @@ def run_ray(
             f": {end.error}" if end.error else f": {end.values}",
         )
         summary = write_results(run_dir, agent.study, objectives, reference)
-        checkpoints.prune(run_dir, keep=(f["trial"] for f in summary["front"]))
+        _prune_checkpoints(run_dir, agent, summary)
         bar.n = agent.n_done()
         bar.set_postfix(front=len(summary["front"]))
         bar.refresh()
@@ -542,7 +541,7 @@ def run_ray(
     finally:
         bar.close()
     summary = write_results(run_dir, agent.study, objectives, reference)
-    checkpoints.prune(run_dir, keep=(f["trial"] for f in summary["front"]))
+    _prune_checkpoints(run_dir, agent, summary)
     _print_summary(summary, run_dir)
     if interrupted:
         print(
@@ -629,7 +628,7 @@ def run_loop(
                     {k: round(v, 5) for k, v in outcome.values.items()},
                 )
             summary = write_results(run_dir, agent.study, objectives, reference)
-            checkpoints.prune(run_dir, keep=(f["trial"] for f in summary["front"]))
+            _prune_checkpoints(run_dir, agent, summary)
             bar.n = agent.n_done()
             first = objectives[0]
             pick = max if first.direction == "maximize" else min
@@ -648,6 +647,21 @@ def run_loop(
         )
         return 130
     return 0
+
+
+def _prune_checkpoints(run_dir: Path, agent: Agent, summary: dict[str, Any]) -> None:
+    """Keep the front's checkpoints, and those of trials still running: a Ray worker saves its
+    weights just before the trial is told, while other trials' results are being written."""
+    import optuna
+
+    from evolve import checkpoints
+
+    running = agent.study.get_trials(
+        deepcopy=False,
+        states=(optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING),
+    )
+    keep = {f["trial"] for f in summary["front"]} | {t.number for t in running}
+    checkpoints.prune(run_dir, keep=keep)
 
 
 def _running_elsewhere(agent: Agent) -> int:
