@@ -135,9 +135,6 @@ def open_storage(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-_open_storage = open_storage
-
-
 def _with_driver(url: str) -> str:
     """``postgresql://`` with the driver that is installed.
 
@@ -229,7 +226,7 @@ class OptunaAgent:
         self._open: dict[int, Proposal] = {}
         self.sampler_name = resolve_sampler_name(sampler, len(self._objectives))
 
-        backend = _open_storage(storage)
+        backend = open_storage(storage)
         try:
             study_id: int | None = backend.get_study_id_from_name(study_name)
         except KeyError:

@@ -29,6 +29,8 @@ from typing import Any
 import optuna
 from _common import table, write_json
 
+from agents.ray_backend import RAY_ENV
+
 SPACE = """name: scaling
 params:
   kind: {type: categorical, choices: [mlp], default: mlp}
@@ -40,12 +42,7 @@ layers:
     width: {type: int, low: 128, high: 256, step: 128, default: 128}
     neuron: {type: categorical, choices: [if, lif], default: lif}
 """
-ENV = {
-    "RAY_USAGE_STATS_ENABLED": "0",
-    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-    "RAY_AUTH_MODE": "disabled",
-    "OMP_NUM_THREADS": "1",
-}
+ENV = {**RAY_ENV, "OMP_NUM_THREADS": "1"}
 
 
 def one_run(folder: Path, backend: str, workers: int, trials: int, epochs: int) -> dict[str, Any]:

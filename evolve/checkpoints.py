@@ -37,6 +37,36 @@ def path_of(run_dir: Path, number: int) -> Path:
     return run_dir / FOLDER / f"trial_{number}.pt"
 
 
+def write(
+    path: Path,
+    model: nn.Module,
+    spec: Mapping[str, Any],
+    input_shape: Sequence[int],
+    n_classes: int,
+    dataset: str,
+    trial: int = -1,
+) -> Path:
+    """Write a model's weights and the spec to rebuild them to ``path`` (atomically)."""
+    blob = {
+        "format": FORMAT,
+        "trial": int(trial),
+        "spec": dict(spec),
+        "input_shape": [int(d) for d in input_shape],
+        "n_classes": int(n_classes),
+        "dataset": str(dataset),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(blob, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def save(
     run_dir: Path,
     number: int,
@@ -46,28 +76,11 @@ def save(
     n_classes: int,
     dataset: str,
 ) -> Path:
-    """Write trial ``number``'s weights and the spec to rebuild them (atomically)."""
-    folder = run_dir / FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    blob = {
-        "format": FORMAT,
-        "trial": int(number),
-        "spec": dict(spec),
-        "input_shape": [int(d) for d in input_shape],
-        "n_classes": int(n_classes),
-        "dataset": str(dataset),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-    }
-    target = path_of(run_dir, number)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(blob, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    """Write trial ``number``'s checkpoint into ``run_dir`` (see :func:`write`)."""
+    (run_dir / FOLDER).mkdir(parents=True, exist_ok=True)
+    return write(
+        path_of(run_dir, number), model, spec, input_shape, n_classes, dataset, trial=number
+    )
 
 
 def saved_trials(run_dir: Path) -> list[int]:
@@ -108,8 +121,6 @@ def load(run_dir: Path, number: int) -> Checkpoint:
         UserError: no checkpoint for that trial (it was never on the front, or the run predates
             checkpoints), or a file that is not a readable checkpoint of this format.
     """
-    from snn_models import NetSpec, build
-
     path = path_of(run_dir, number)
     if not path.is_file():
         have = saved_trials(run_dir)
@@ -118,15 +129,24 @@ def load(run_dir: Path, number: int) -> Checkpoint:
             f"a checkpoint; saved: {', '.join(map(str, have)) or 'none'}); pick one of those, or "
             "pass --retrain to rebuild its architecture from scratch"
         )
+    return read(path, what="checkpoint", fix="delete it and rerun the trial, or choose another")
+
+
+def read(path: Path, *, what: str = "model", fix: str = "re-export it") -> Checkpoint:
+    """Rebuild the model a file written by :func:`write` holds (eval mode).
+
+    Raises:
+        UserError: ``{path}: not a readable {what} (...); {fix}`` for a file torch cannot read,
+            one of another format, or weights that do not fit the stored spec.
+    """
+    from snn_models import NetSpec, build
+
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a damaged file
-        raise UserError(
-            f"{path}: not a readable checkpoint ({type(e).__name__}); delete it and rerun the "
-            "trial, or choose another"
-        ) from None
+        raise UserError(f"{path}: not a readable {what} ({type(e).__name__}); {fix}") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT or "state_dict" not in blob:
-        raise UserError(f"{path}: not an snn-evolve checkpoint of format {FORMAT}")
+        raise UserError(f"{path}: not an snn-evolve {what} of format {FORMAT}; {fix}")
     try:
         model = build(
             NetSpec.from_dict(blob["spec"]), tuple(blob["input_shape"]), blob["n_classes"]
@@ -148,4 +168,14 @@ def load(run_dir: Path, number: int) -> Checkpoint:
     )
 
 
-__all__ = ["FOLDER", "Checkpoint", "load", "path_of", "prune", "save", "saved_trials"]
+__all__ = [
+    "FOLDER",
+    "Checkpoint",
+    "load",
+    "path_of",
+    "prune",
+    "read",
+    "save",
+    "saved_trials",
+    "write",
+]

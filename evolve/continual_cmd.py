@@ -17,6 +17,7 @@ Two modes:
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import time
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from evolve.errors import UserError
+from evolve.search_cmd import STUDY_DEFAULTS, add_study_flags
 
 if TYPE_CHECKING:
     from torch import nn
@@ -40,15 +42,16 @@ DEFAULT_STRATEGY = "replay"
 DEFAULT_OBJECTIVES = "acc,forgetting,energy"
 DEFAULT_LR = 2e-3
 BATCH_SIZE = 32
-#: Strategy options: flag / ``cl_*`` key suffix -> the strategy's keyword.
-STRATEGY_OPTIONS = {
-    "buffer_size": "buffer_size",
-    "stdp_lr": "stdp_lr",
-    "stdp_epochs": "stdp_epochs",
-    "readout_lr": "readout_lr",
-    "feature_rate": "feature_rate",
-    "balanced": "balanced",  # replay's class-balanced loss (a space key only, no flag)
-}
+#: Strategy options, each a flag (``--buffer-size``), a space key (``cl_buffer_size``) and the
+#: strategy's keyword (``buffer_size``); ``balanced`` (replay's class-balanced loss) has no flag.
+STRATEGY_OPTIONS = (
+    "buffer_size",
+    "stdp_lr",
+    "stdp_epochs",
+    "readout_lr",
+    "feature_rate",
+    "balanced",
+)
 
 
 #: The names of evolve.continual.STREAMS and STRATEGIES, for --help without importing torch
@@ -118,10 +121,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--feature-rate", type=float, help="firing rate the feature layers are calibrated to"
     )
     p.add_argument(
-        "--trials", type=int, help="trials to run (default: the space's budget, else 80)"
-    )
-    p.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
-    p.add_argument(
         "--epochs", type=int, help="epochs per task (default: the space's budget, else 12)"
     )
     p.add_argument(
@@ -130,19 +129,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help=f"learning rate when the space/trial has none (default {DEFAULT_LR})",
     )
     p.add_argument("--objectives", help=f"comma-separated (default {DEFAULT_OBJECTIVES})")
-    p.add_argument("--sampler", help="auto (nsga2 for several objectives), nsga2, tpe, random, qmc")
-    p.add_argument("--agent", help="search agent (default optuna)")
     p.add_argument("--data-dir", type=Path, help="folder of local data files (Fashion-MNIST)")
-    p.add_argument("--seed", type=int, help="seed of the sampler, streams and training (default 0)")
-    p.add_argument("--storage", help="Optuna storage URL (default sqlite:///runs/<study>/study.db)")
-    p.add_argument(
-        "--resume", action="store_true", help="continue an existing search (needs --study)"
-    )
-    p.add_argument(
-        "--out", type=Path, default=Path("runs"), help="where run folders are (default runs/)"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("-v", "--verbose", action="store_true", help="log INFO messages to stderr too")
+    add_study_flags(p)
     p.set_defaults(func=run)
 
 
@@ -157,16 +145,9 @@ SETTINGS_DEFAULTS: dict[str, Any] = {
     "stdp_epochs": None,
     "readout_lr": None,
     "feature_rate": None,
-    "trials": None,
-    "timeout": None,
-    "epochs": None,
+    **STUDY_DEFAULTS,
     "lr": None,
     "objectives": DEFAULT_OBJECTIVES,
-    "sampler": "auto",
-    "agent": "optuna",
-    "data_dir": None,
-    "seed": 0,
-    "storage": None,
 }
 
 
@@ -195,24 +176,22 @@ def strategy_for(
         raise UserError(
             f"unknown continual strategy {name!r}; choose one of {', '.join(STRATEGY_NAMES)}"
         )
-    import inspect
-
     takes = set(inspect.signature(STRATEGIES[name]).parameters)
     settings: dict[str, Any] = {}
-    for option, keyword in STRATEGY_OPTIONS.items():
+    for option in STRATEGY_OPTIONS:
         value = cl.get(f"cl_{option}")
         if value is None:
             value = flags.get(option)
         if value is None:
             continue
-        if keyword not in takes:
+        if option not in takes:
             if f"cl_{option}" in cl:
                 continue  # a space may hold options for several strategies: take what applies
             raise UserError(
                 f"--{option.replace('_', '-')} does not apply to strategy {name!r}; "
                 f"it takes: {', '.join(sorted(takes - {'seed'})) or 'no options'}"
             )
-        settings[keyword] = value
+        settings[option] = value
     if "seed" in takes:
         settings["seed"] = seed
     return name, settings, make_strategy(name, **settings)

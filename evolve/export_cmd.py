@@ -25,11 +25,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import platform
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from importlib import metadata
@@ -37,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evolve.errors import UserError
+from evolve.runfolder import new_folder
 
 if TYPE_CHECKING:
     import torch
@@ -136,6 +135,35 @@ def choose_trial(front: Sequence[Mapping[str, Any]], pick: str, max_energy: floa
 
 
 # ----------------------------------------------------------------------------- formats
+def import_extra(module: str, what: str) -> Any:
+    """``module`` from the ``export`` extra, or a UserError saying how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise UserError(
+            f"{what} needs the `export` extra: .venv/bin/pip install -c constraints.txt "
+            "-e '.[export]'"
+        ) from None
+
+
+def data_section(
+    dataset: str, input_shape: Sequence[int], n_classes: int, input_scale: float, **more: Any
+) -> dict[str, Any]:
+    """The model card's ``data``: what the model reads and how raw values are prepared."""
+    return {
+        "dataset": dataset,
+        **more,
+        "input_shape": [int(d) for d in input_shape],
+        "n_classes": int(n_classes),
+        "preprocessing": {
+            "input_scale": float(input_scale),
+            "rule": "model input = raw values × input_scale, reshaped to input_shape",
+        },
+    }
+
+
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for pkg in ("torch", "numpy", "onnx", "onnxruntime", "nir", "snn-evolve"):
@@ -174,13 +202,7 @@ def export_onnx(
 
     import torch
 
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise UserError(
-            "ONNX export needs the `export` extra: .venv/bin/pip install -c constraints.txt "
-            "-e '.[export]'"
-        ) from None
+    ort = import_extra("onnxruntime", "ONNX export")
     from snn_models.functional import step_loop
 
     batch = torch.export.Dim("batch", min=1)
@@ -223,13 +245,7 @@ def export_nir(
     """NIR graph; read back through our importer, every layer's spikes must be identical."""
     import torch
 
-    try:
-        import nir
-    except ImportError:
-        raise UserError(
-            "NIR export needs the `export` extra: .venv/bin/pip install -c constraints.txt "
-            "-e '.[export]'"
-        ) from None
+    nir = import_extra("nir", "NIR export")
     from snn_models.neurons.base import BaseNeuron
     from snn_models.nir_io import from_nir, to_nir
 
@@ -323,21 +339,17 @@ def run(a: argparse.Namespace) -> int:
         )
     trial = trials[number]
     out = (a.out or run_dir / "exports" / f"trial_{number}").resolve()
-    if out.exists():
-        raise UserError(f"{out} already exists; choose another --out or delete it")
-    ckpt = checkpoints.load(run_dir, number)
-    model = ckpt.model.eval()
-    data = load_dataset(
-        cfg["dataset"],
-        seed=int(cfg.get("seed", 0)),
-        data_dir=Path(cfg["data_dir"]) if cfg.get("data_dir") else None,
-    )
-    x = data.test.x
-    test_acc = evaluate(model, data.test)
-    attrs = trial.user_attrs
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with new_folder(out) as tmp:
+        ckpt = checkpoints.load(run_dir, number)
+        model = ckpt.model
+        data = load_dataset(
+            cfg["dataset"],
+            seed=int(cfg.get("seed", 0)),
+            data_dir=Path(cfg["data_dir"]) if cfg.get("data_dir") else None,
+        )
+        x = data.test.x
+        test_acc = evaluate(model, data.test)
+        attrs = trial.user_attrs
         shutil.copyfile(ckpt.path, tmp / "model.pt")
         checks = {}
         info = {"dataset": data.name, "input_scale": data.input_scale, "n_classes": data.n_classes}
@@ -350,17 +362,14 @@ def run(a: argparse.Namespace) -> int:
             "picked_by": a.pick if a.trial == "best" else "--trial",
             "arch": attrs.get("arch"),
             "spec": ckpt.spec,
-            "data": {
-                "dataset": data.name,
-                "source": data.source,
-                "seed": int(cfg.get("seed", 0)),
-                "input_shape": list(data.input_shape),
-                "n_classes": data.n_classes,
-                "preprocessing": {
-                    "input_scale": data.input_scale,
-                    "rule": "model input = raw values × input_scale, reshaped to input_shape",
-                },
-            },
+            "data": data_section(
+                data.name,
+                data.input_shape,
+                data.n_classes,
+                data.input_scale,
+                source=data.source,
+                seed=int(cfg.get("seed", 0)),
+            ),
             "timesteps": ckpt.spec.get("timesteps"),
             "metrics": {
                 "val_accuracy": {"value": attrs.get("val_accuracy"), "split": "validation"},
@@ -382,10 +391,6 @@ def run(a: argparse.Namespace) -> int:
             "created": time.strftime("%Y-%m-%d %H:%M:%S"),
         }
         (tmp / CARD).write_text(json.dumps(card, indent=2, default=str) + "\n")
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     print(f"exported trial {number} of {run_dir.name} to {out}")
     print(
         f"  test accuracy {test_acc * 100:.2f} % (n={len(data.test)}), energy "
@@ -401,4 +406,13 @@ def run(a: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["EXPORTERS", "FORMATS", "add_parser", "choose_trial", "knee", "run"]
+__all__ = [
+    "EXPORTERS",
+    "FORMATS",
+    "add_parser",
+    "choose_trial",
+    "data_section",
+    "import_extra",
+    "knee",
+    "run",
+]

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from evolve.errors import UserError
+from evolve.runfolder import new_folder
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -40,67 +38,41 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(a: argparse.Namespace) -> int:
     import torch
 
-    try:
-        import nir
-    except ImportError:
-        raise UserError(
-            "import-nir needs the `export` extra: .venv/bin/pip install -c constraints.txt "
-            "-e '.[export]'"
-        ) from None
+    from evolve import checkpoints
+    from evolve.export_cmd import data_section, import_extra
     from snn_models.nir_io import from_nir
 
+    nir = import_extra("nir", "import-nir")
     if not a.graph.is_file():
         raise UserError(f"{a.graph}: no such file")
-    out = a.out.resolve()
-    if out.exists():
-        raise UserError(f"{out} already exists; choose another --out or delete it")
-    try:
-        graph = nir.read(str(a.graph))
-    except Exception as e:  # h5py and nir raise many types for a damaged file
-        raise UserError(f"{a.graph}: not a readable NIR file ({type(e).__name__})") from None
-    model = from_nir(graph)
-    meta = dict(graph.metadata or {})
-    spec = model.spec.to_dict()
-    input_shape = [int(d) for d in meta.get("input_shape", [])] or None
-    if input_shape is None:
-        raise UserError(f"{a.graph}: its metadata has no input_shape; cannot rebuild the input")
-    with torch.no_grad():
-        n_classes = int(model(torch.zeros(1, *input_shape)).shape[1])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        blob = {
-            "format": 1,
-            "trial": -1,
-            "spec": spec,
-            "input_shape": input_shape,
-            "n_classes": n_classes,
-            "dataset": str(meta.get("dataset", "unknown")),
-            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        }
-        torch.save(blob, tmp / "model.pt")
+    with new_folder(a.out.resolve()) as tmp:
+        try:
+            graph = nir.read(str(a.graph))
+        except Exception as e:  # h5py and nir raise many types for a damaged file
+            raise UserError(f"{a.graph}: not a readable NIR file ({type(e).__name__})") from None
+        model = from_nir(graph)
+        meta = dict(graph.metadata or {})
+        spec = model.spec.to_dict()
+        input_shape = [int(d) for d in meta.get("input_shape", [])]
+        if not input_shape:
+            raise UserError(f"{a.graph}: its metadata has no input_shape; cannot rebuild the input")
+        with torch.no_grad():
+            n_classes = int(model(torch.zeros(1, *input_shape)).shape[1])
+        dataset = str(meta.get("dataset", "unknown"))
+        checkpoints.write(tmp / "model.pt", model, spec, input_shape, n_classes, dataset)
         card = {
             "imported_from": str(a.graph.resolve()),
             "spec": spec,
-            "data": {
-                "dataset": blob["dataset"],
-                "input_shape": input_shape,
-                "n_classes": n_classes,
-                "preprocessing": {
-                    "input_scale": float(meta.get("input_scale", 1.0)),
-                    "rule": "model input = raw values × input_scale, reshaped to input_shape",
-                },
-            },
+            "data": data_section(
+                dataset, input_shape, n_classes, float(meta.get("input_scale", 1.0))
+            ),
             "timesteps": spec["timesteps"],
             "nir_metadata": {k: v for k, v in meta.items() if k != "spec"},
             "command": "evolve " + " ".join(sys.argv[1:]),
             "created": time.strftime("%Y-%m-%d %H:%M:%S"),
         }
         (tmp / "model_card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    out = a.out.resolve()
     print(f"imported {a.graph} ({len(graph.nodes)} nodes) into {out}")
     return 0
 

@@ -48,9 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def load_export(folder: Path) -> tuple[Any, dict[str, Any]]:
     """The model (eval mode) and the model card of an export folder."""
-    import torch
-
-    from snn_models import NetSpec, build
+    from evolve import checkpoints
 
     card_path, weights = folder / "model_card.json", folder / "model.pt"
     if not card_path.is_file() or not weights.is_file():
@@ -60,19 +58,10 @@ def load_export(folder: Path) -> tuple[Any, dict[str, Any]]:
         )
     try:
         card = json.loads(card_path.read_text())
-        data = card["data"]
-        shape = tuple(int(d) for d in data["input_shape"])
+        tuple(int(d) for d in card["data"]["input_shape"])
     except (ValueError, KeyError, TypeError) as e:
         raise UserError(f"{card_path}: not a readable model card ({e}); re-export") from None
-    try:
-        blob = torch.load(weights, map_location="cpu", weights_only=True)
-        model = build(NetSpec.from_dict(blob["spec"]), shape, int(data["n_classes"]))
-        model.load_state_dict(blob["state_dict"])
-    except Exception as e:  # a damaged file raises many types
-        raise UserError(
-            f"{weights}: not a readable model ({type(e).__name__}); re-export it"
-        ) from None
-    return model.eval(), card
+    return checkpoints.read(weights).model, card
 
 
 def read_samples(path: Path) -> tuple[np.ndarray, np.ndarray | None]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,4 +58,28 @@ def _atomic_write(path: Path, text: str) -> None:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def new_folder(out: Path) -> Iterator[Path]:
+    """Build a new folder ``out`` whole or not at all.
+
+    Yields a temporary folder beside ``out``; when the block ends normally it is moved to
+    ``out``, otherwise it is removed. An existing ``out`` is refused (and left untouched).
+
+    Raises:
+        UserError: ``out`` exists.
+    """
+    from evolve.errors import UserError
+
+    if out.exists():
+        raise UserError(f"{out} already exists; choose another --out or delete it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield tmp
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -84,20 +84,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--study", help="study name = run folder name under --out (default: <space>-<date-time>)"
     )
     p.add_argument(
-        "--trials",
-        type=int,
-        help=(
-            "finished trials to reach, pruned ones included (default: the space's budget, "
-            f"else {DEFAULT_TRIALS})"
-        ),
-    )
-    p.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
-    p.add_argument(
-        "--sampler",
-        help="auto (nsga2 for several objectives, tpe for one), nsga2, tpe, random, qmc",
-    )
-    p.add_argument("--agent", help="search agent (default optuna)")
-    p.add_argument(
         "--dataset",
         help="digits (default, embedded), fashion-mnist, or an .npz file with arrays x and y",
     )
@@ -116,15 +102,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--epochs",
         type=int,
         help=f"training epochs per trial (default: the space's budget, else {DEFAULT_EPOCHS})",
-    )
-    p.add_argument(
-        "--seed", type=int, help="seed of the sampler, data split and training (default 0)"
-    )
-    p.add_argument(
-        "--storage",
-        help="Optuna storage: sqlite:///path.db (one machine, the default "
-        "sqlite:///runs/<study>/study.db), a journal file path ending in .log (several "
-        "processes on one machine or a shared disk), or postgresql://user@host:port/db (clusters)",
     )
     p.add_argument(
         "--backend",
@@ -153,6 +130,36 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "hard reset, no converted start), so that `evolve export --format nir` works",
     )
     p.add_argument("--no-early-stop", action="store_true", help="never stop dominated trials early")
+    add_study_flags(p)
+    p.set_defaults(func=run)
+
+
+def add_study_flags(p: argparse.ArgumentParser) -> None:
+    """The flags every study-running command shares (`search`, `continual`): run length,
+    agent, seed, storage, resume, run folder and output."""
+    p.add_argument(
+        "--trials",
+        type=int,
+        help=(
+            "finished trials to reach, pruned ones included (default: the space's budget, "
+            f"else {DEFAULT_TRIALS})"
+        ),
+    )
+    p.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
+    p.add_argument(
+        "--sampler",
+        help="auto (nsga2 for several objectives, tpe for one), nsga2, tpe, random, qmc",
+    )
+    p.add_argument("--agent", help="search agent (default optuna)")
+    p.add_argument(
+        "--seed", type=int, help="seed of the sampler, data split and training (default 0)"
+    )
+    p.add_argument(
+        "--storage",
+        help="Optuna storage: sqlite:///path.db (one machine, the default "
+        "sqlite:///runs/<study>/study.db), a journal file path ending in .log (several "
+        "processes on one machine or a shared disk), or postgresql://user@host:port/db (clusters)",
+    )
     p.add_argument(
         "--resume", action="store_true", help="continue an existing study (needs --study)"
     )
@@ -161,23 +168,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="log INFO messages to stderr too")
-    p.set_defaults(func=run)
 
 
 # ----------------------------------------------------------------------------- configuration
-SETTINGS_DEFAULTS: dict[str, Any] = {
-    "space": DEFAULT_SPACE,
+#: The settings of the flags :func:`add_study_flags` adds, and of ``--epochs``/``--data-dir``.
+STUDY_DEFAULTS: dict[str, Any] = {
     "trials": None,  # None: the space's budget, else DEFAULT_TRIALS
     "timeout": None,
     "sampler": "auto",
     "agent": "optuna",
-    "dataset": "digits",
     "data_dir": None,
-    "objectives": "accuracy,energy",
-    "energy_budget_uj": None,
     "epochs": None,  # None: the space's budget, else DEFAULT_EPOCHS
     "seed": 0,
     "storage": None,
+}
+SETTINGS_DEFAULTS: dict[str, Any] = {
+    "space": DEFAULT_SPACE,
+    **STUDY_DEFAULTS,
+    "dataset": "digits",
+    "objectives": "accuracy,energy",
+    "energy_budget_uj": None,
     "no_early_stop": False,
     "constraint": None,
     "backend": "local",
@@ -495,7 +505,6 @@ def run_ray(
 
     from agents.ray_backend import TrialEnd, run_with_ray
     from evolve.ray_trial import ray_trainable
-    from evolve.results import write_results
 
     reference = s["reference_point"]
     bar = tqdm(
@@ -513,11 +522,7 @@ def run_ray(
             end.state,
             f": {end.error}" if end.error else f": {end.values}",
         )
-        summary = write_results(run_dir, agent.study, objectives, reference)
-        _prune_checkpoints(run_dir, agent, summary)
-        bar.n = agent.n_done()
-        bar.set_postfix(front=len(summary["front"]))
-        bar.refresh()
+        _record(run_dir, agent, objectives, reference, bar)
 
     logger.info("ray backend: {}", options)
     interrupted = False
@@ -540,16 +545,7 @@ def run_ray(
         interrupted = True
     finally:
         bar.close()
-    summary = write_results(run_dir, agent.study, objectives, reference)
-    _prune_checkpoints(run_dir, agent, summary)
-    _print_summary(summary, run_dir)
-    if interrupted:
-        print(
-            f"interrupted; continue with: evolve search --study {agent.study.study_name} "
-            f"--out {run_dir.parent} --resume --backend ray"
-        )
-        return 130
-    return 0
+    return _finish(run_dir, agent, objectives, reference, interrupted, "search", "--backend ray")
 
 
 def run_loop(
@@ -586,7 +582,7 @@ def run_loop(
         unit="trial",
         disable=not progress,
     )
-    summary: dict[str, Any] = write_results(run_dir, agent.study, objectives, reference)
+    write_results(run_dir, agent.study, objectives, reference)
     interrupted = False
     try:
         while agent.n_done() + (_running_elsewhere(agent) if join else 0) < s["trials"]:
@@ -627,23 +623,54 @@ def run_loop(
                     state,
                     {k: round(v, 5) for k, v in outcome.values.items()},
                 )
-            summary = write_results(run_dir, agent.study, objectives, reference)
-            _prune_checkpoints(run_dir, agent, summary)
-            bar.n = agent.n_done()
-            first = objectives[0]
-            pick = max if first.direction == "maximize" else min
-            best = pick((f["values"][first.name] for f in summary["front"]), default=float("nan"))
-            bar.set_postfix({f"best_{first.name}": f"{best:.3f}", "front": len(summary["front"])})
-            bar.refresh()
+            _record(run_dir, agent, objectives, reference, bar)
     except KeyboardInterrupt:
         interrupted = True
     finally:
         bar.close()
+    return _finish(run_dir, agent, objectives, reference, interrupted, command)
+
+
+def _record(
+    run_dir: Path,
+    agent: Agent,
+    objectives: Sequence[Objective],
+    reference: dict[str, float],
+    bar: Any,
+) -> dict[str, Any]:
+    """After a trial: rewrite the results, prune checkpoints to the front, update the bar."""
+    from evolve.results import write_results
+
     summary = write_results(run_dir, agent.study, objectives, reference)
+    _prune_checkpoints(run_dir, agent, summary)
+    bar.n = agent.n_done()
+    first = objectives[0]
+    pick = max if first.direction == "maximize" else min
+    best = pick((f["values"][first.name] for f in summary["front"]), default=float("nan"))
+    bar.set_postfix({f"best_{first.name}": f"{best:.3f}", "front": len(summary["front"])})
+    bar.refresh()
+    return summary
+
+
+def _finish(
+    run_dir: Path,
+    agent: Agent,
+    objectives: Sequence[Objective],
+    reference: dict[str, float],
+    interrupted: bool,
+    command: str,
+    resume_flags: str = "",
+) -> int:
+    """The last results, the summary, and on Ctrl-C how to resume (exit status 130)."""
+    from evolve.results import write_results
+
+    summary = write_results(run_dir, agent.study, objectives, reference)
+    _prune_checkpoints(run_dir, agent, summary)
     _print_summary(summary, run_dir)
     if interrupted:
         print(
-            f"interrupted; continue with: evolve {command} --study {agent.study.study_name} --out {run_dir.parent} --resume"
+            f"interrupted; continue with: evolve {command} --study {agent.study.study_name} "
+            f"--out {run_dir.parent} --resume" + (f" {resume_flags}" if resume_flags else "")
         )
         return 130
     return 0

@@ -17,13 +17,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from agents.ray_backend import RAY_ENV as _RAY
+
 #: What Ray needs on these machines (DESIGN.md §6), for `ray start` and every driver.
-RAY_ENV = {
-    **os.environ,
-    "RAY_USAGE_STATS_ENABLED": "0",
-    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-    "RAY_AUTH_MODE": "disabled",
-}
+RAY_ENV = {**os.environ, **_RAY}
 
 
 def free_port() -> int:
