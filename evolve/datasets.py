@@ -5,6 +5,12 @@
 * ``fashion_mnist`` — Fashion-MNIST (60k + 10k, 28x28) read from the IDX files of the Debian
   package ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``) or ``--data-dir``;
   the official test set is kept, and a stratified validation split is taken from the training set.
+* UCR/UEA time-series sets shipped inside ``aeon`` (the ``timeseries`` extra): ``gunpoint``,
+  ``italy_power_demand``, ``arrow_head`` (univariate) and ``basic_motions`` (6 channels). Series
+  are ``[N, C, L]``; the official test split is kept and 20 % of the official training split,
+  stratified, becomes the validation split.
+* A user's series table, ``.csv`` or ``.parquet`` (:func:`load_series_table`): one row per series,
+  a ``label`` column and one numeric column per time point.
 
 Nothing is ever downloaded.
 """
@@ -15,6 +21,7 @@ import gzip
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -179,9 +186,129 @@ def load_fashion_mnist(seed: int = 0, data_dir: Path | None = None) -> Dataset:
     )
 
 
+#: UCR/UEA sets shipped inside aeon: our name → (aeon loader, the archive's name)
+UCR_SETS = {
+    "gunpoint": ("load_gunpoint", "GunPoint"),
+    "italy_power_demand": ("load_italy_power_demand", "ItalyPowerDemand"),
+    "arrow_head": ("load_arrow_head", "ArrowHead"),
+    "basic_motions": ("load_basic_motions", "BasicMotions"),
+}
+TIMESERIES_FIX = "install the timeseries extra: pip install -c constraints.txt -e '.[timeseries]'"
+
+
+def _series_dataset(
+    name: str,
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray] | None,
+    seed: int,
+    source: str,
+) -> Dataset:
+    """Labels to 0..K-1 (sorted names), then train/val(/test) splits, stratified with ``seed``.
+
+    With an official ``test`` split, 20 % of ``train`` becomes validation; without one, the data is
+    split 70/15/15."""
+    x_tr, y_tr = train
+    labels = [y_tr] if test is None else [y_tr, test[1]]
+    classes = np.unique(np.concatenate([np.asarray(v).astype(str) for v in labels]))
+    index = {c: i for i, c in enumerate(classes)}
+
+    def encode(y: np.ndarray) -> np.ndarray:
+        return np.array([index[v] for v in np.asarray(y).astype(str)], dtype=np.int64)
+
+    x_tr = np.asarray(x_tr, dtype=np.float32)
+    if x_tr.ndim == 2:
+        x_tr = x_tr[:, None]
+    if test is None:
+        tr, va, te = _stratified_split(x_tr, encode(y_tr), (0.15, 0.15), seed)
+    else:
+        from sklearn.model_selection import train_test_split
+
+        x_te = np.asarray(test[0], dtype=np.float32)
+        if x_te.ndim == 2:
+            x_te = x_te[:, None]
+        xa, xb, ya, yb = train_test_split(
+            x_tr, encode(y_tr), test_size=0.2, stratify=encode(y_tr), random_state=seed
+        )
+        tr, va, te = (xa, ya), (xb, yb), (x_te, encode(test[1]))
+    return Dataset(
+        name=name,
+        train=_split(*tr),
+        val=_split(*va),
+        test=_split(*te),
+        input_shape=tuple(int(d) for d in x_tr.shape[1:]),
+        n_classes=len(classes),
+        source=source,
+    )
+
+
+def load_ucr(name: str, seed: int = 0, data_dir: Path | None = None) -> Dataset:
+    """A UCR/UEA set shipped inside aeon (:data:`UCR_SETS`), as ``[N, C, L]`` float32 series."""
+    loader, archive_name = UCR_SETS[name]
+    try:
+        import aeon.datasets as aeon_datasets
+    except ImportError:
+        raise DataError(
+            f"data set {name!r} ships inside aeon, which is missing; {TIMESERIES_FIX}"
+        ) from None
+    load = getattr(aeon_datasets, loader)
+    x_tr, y_tr = load(split="train")
+    x_te, y_te = load(split="test")
+    import aeon
+
+    return _series_dataset(
+        name,
+        (x_tr, y_tr),
+        (x_te, y_te),
+        seed,
+        f"UCR/UEA {archive_name} as shipped in aeon {aeon.__version__} "
+        f"({len(y_tr)} train + {len(y_te)} test series, shape {tuple(x_tr.shape[1:])})",
+    )
+
+
+def load_series_table(path: Path, seed: int = 0, label: str = "label") -> Dataset:
+    """A user's series: ``.csv`` or ``.parquet`` with one row per series, a ``label`` column and
+    one numeric column per time point (univariate, equal length). Split 70/15/15, stratified."""
+    import pandas as pd
+
+    try:
+        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except Exception as e:  # pandas raises many types for a malformed file
+        raise DataError(
+            f"{path}: cannot read as {path.suffix[1:]} ({type(e).__name__}: {e}); "
+            f"one row per series, a {label!r} column and one column per time point"
+        ) from None
+    if label not in df.columns:
+        raise DataError(
+            f"{path}: no {label!r} column (found {', '.join(map(str, df.columns[:6]))}...); "
+            f"add a {label!r} column with each series' class"
+        )
+    values = df.drop(columns=[label])
+    if values.shape[1] < 2:
+        raise DataError(f"{path}: needs at least 2 time-point columns besides {label!r}")
+    bad = [str(c) for c in values.columns if not pd.api.types.is_numeric_dtype(values[c])]
+    if bad:
+        raise DataError(
+            f"{path}: time-point columns must be numeric, not {', '.join(bad[:3])}; "
+            f"only {label!r} may hold text"
+        )
+    x = values.to_numpy(dtype=np.float32)
+    if not np.isfinite(x).all():
+        raise DataError(
+            f"{path}: missing or infinite values; series must be complete and of equal length"
+        )
+    y = df[label].to_numpy()
+    _, counts = np.unique(np.asarray(y).astype(str), return_counts=True)
+    if len(counts) < 2 or counts.min() < 4:
+        raise DataError(f"{path}: needs at least 2 classes with 4 or more series each")
+    return _series_dataset(
+        path.stem, (x, y), None, seed, f"{path} ({x.shape[0]} series of length {x.shape[1]})"
+    )
+
+
 DATASETS: dict[str, Callable[..., Dataset]] = {
     "digits": load_digits,
     "fashion_mnist": load_fashion_mnist,
+    **{name: partial(load_ucr, name) for name in UCR_SETS},
 }
 
 
@@ -223,14 +350,25 @@ def load_npz(path: Path, seed: int = 0) -> Dataset:
     )
 
 
-ALIASES = {"fashion-mnist": "fashion_mnist"}
+ALIASES = {
+    "fashion-mnist": "fashion_mnist",
+    **{archive: ours for ours, (_, archive) in UCR_SETS.items()},
+}
 
 
 def load_dataset(name: str, *, seed: int = 0, data_dir: Path | None = None) -> Dataset:
-    """Load a data set by name (see :data:`DATASETS`) or from an ``.npz`` file path."""
+    """Load a data set by name (see :data:`DATASETS`), from an ``.npz`` file path, or from a
+    ``.csv``/``.parquet`` table of series."""
     name = ALIASES.get(name, name)
     if name in DATASETS:
         return DATASETS[name](seed=seed, data_dir=data_dir)
+    if name.endswith((".csv", ".parquet")):
+        path = Path(name)
+        if not path.is_file():
+            raise DataError(
+                f"data file {path} not found; give a .csv/.parquet of series with a 'label' column"
+            )
+        return load_series_table(path, seed=seed)
     if name.endswith(".npz") or "/" in name:
         path = Path(name)
         if not path.is_file():
@@ -239,5 +377,6 @@ def load_dataset(name: str, *, seed: int = 0, data_dir: Path | None = None) -> D
             )
         return load_npz(path, seed=seed)
     raise DataError(
-        f"unknown data set {name!r}; choose one of {', '.join(DATASETS)} or give an .npz file path"
+        f"unknown data set {name!r}; choose one of {', '.join(DATASETS)} "
+        "or give an .npz file, or a .csv/.parquet of series"
     )

@@ -85,7 +85,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--dataset",
-        help="digits (default, embedded), fashion-mnist, or an .npz file with arrays x and y",
+        help=(
+            "digits (the default unless the space names one; embedded), fashion-mnist, a UCR "
+            "series set shipped in aeon (gunpoint, italy_power_demand, arrow_head, "
+            "basic_motions), an .npz file with arrays x and y, or a .csv/.parquet of series "
+            "(a label column, one column per time point)"
+        ),
     )
     p.add_argument("--data-dir", type=Path, help="folder holding the data set's files")
     p.add_argument(
@@ -185,7 +190,7 @@ STUDY_DEFAULTS: dict[str, Any] = {
 SETTINGS_DEFAULTS: dict[str, Any] = {
     "space": DEFAULT_SPACE,
     **STUDY_DEFAULTS,
-    "dataset": "digits",
+    "dataset": None,  # None: the space's dataset, else digits
     "objectives": "accuracy,energy",
     "energy_budget_uj": None,
     "no_early_stop": False,
@@ -224,6 +229,23 @@ def _settings(
                 f"drop the flag when resuming (only --trials, --timeout and the Ray flags may change)"
             )
     return {**defaults, **stored, **{k: v for k, v in given.items() if k in RESUMABLE}}
+
+
+def check_space_fits_data(space: Any, data: Dataset) -> None:
+    """Build the space's default model for ``data`` once, so that a space that cannot take this
+    data set (a series model on images, say) is refused before any trial is recorded."""
+    from evolve.arch import arch_to_specs
+    from snn_models import ConfigError, build
+
+    net, _ = arch_to_specs(space.default())
+    try:
+        build(net, data.input_shape, data.n_classes)
+    except ConfigError as e:
+        hint = f" (the space names {space.dataset})" if space.dataset else ""
+        raise UserError(
+            f"space {space.name!r} does not fit data set {data.name!r} of shape "
+            f"{data.input_shape}: {e}; choose another --dataset{hint} or --space"
+        ) from None
 
 
 def reference_point(
@@ -317,6 +339,8 @@ def open_run(a: argparse.Namespace, defaults: dict[str, Any], *, default_space: 
             space = space.restrict(CONSTRAINTS[s["constraint"]], f"--constraint {s['constraint']}")
         except SchemaProblem as e:
             raise UserError(f"space {space.name!r}: {e}") from None
+    if "dataset" in s and s["dataset"] is None:
+        s["dataset"] = space.dataset or "digits"
     if s["trials"] is None:
         s["trials"] = space.budget.get("trials", DEFAULT_TRIALS)
     if s["epochs"] is None:
@@ -413,6 +437,7 @@ def run(a: argparse.Namespace) -> int:
     data = load_dataset(
         s["dataset"], seed=s["seed"], data_dir=Path(s["data_dir"]) if s["data_dir"] else None
     )
+    check_space_fits_data(space, data)
     teacher_dir = (a.out / "teachers").resolve()  # shared by every study under --out
     ray_flags = [
         k

@@ -19,6 +19,7 @@ A space file looks like this (``search_spaces/library/hybrid_neuron.yaml`` is th
     budget:                          # optional: the search's default trials and epochs per
       trials: 40                     #   trial for this space (flags override them)
       epochs: 10
+    dataset: digits                  # optional: the data set meant for it (--dataset overrides)
 
 Dimension keys are described in :mod:`search_spaces.dimensions`. A ``when`` may refer to fixed
 keys, earlier top-level params and, inside ``layers``, earlier params of the same layer. Names are
@@ -45,7 +46,7 @@ from search_spaces.space import SearchSpace
 __all__ = ["library_names", "list_spaces", "load_space", "parse_space"]
 
 LIST_HINT = "`evolve spaces` lists the library spaces"
-_TOP_KEYS = ("name", "description", "params", "layers", "fixed", "budget")
+_TOP_KEYS = ("name", "description", "params", "layers", "fixed", "budget", "dataset")
 _BUDGET_KEYS = ("trials", "epochs")
 _LAYER_KEYS = ("repeat", "params")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -340,6 +341,15 @@ class _Parser:
                         _example("budget"),
                     )
                 budget[key] = value
+        dataset = None
+        if "dataset" in top:
+            dataset = _plain(top["dataset"])
+            if not isinstance(dataset, str) or not dataset.strip():
+                raise SchemaProblem(
+                    ("dataset",),
+                    f"expected a data set name, got {_show_value(dataset)}",
+                    _example("dataset"),
+                )
         return SearchSpace(
             name=name,
             description=description.strip(),
@@ -348,6 +358,7 @@ class _Parser:
             repeat=repeat,
             fixed=fixed,
             budget=budget,
+            dataset=dataset,
             source=source,
         )
 
@@ -390,4 +401,5 @@ def _example(key: str) -> str:
         "layers": "e.g. layers: {repeat: depth, params: {width: {type: int, low: 8, high: 64}}}",
         "fixed": "e.g. fixed: {encoder: direct}",
         "budget": "e.g. budget: {trials: 40, epochs: 10}",
+        "dataset": "e.g. dataset: gunpoint",
     }[key]

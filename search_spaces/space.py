@@ -47,6 +47,8 @@ class SearchSpace:
         budget: The search's default ``trials`` and ``epochs`` (per trial) for this space, so
             that its default run fits the time its description promises; flags override them.
         description: What the space is for.
+        dataset: The data set the space is meant for (``evolve search`` uses it when no
+            ``--dataset`` is given), e.g. ``gunpoint`` for a space of series models.
         source: The file it was loaded from, if any.
 
     Raises:
@@ -61,6 +63,7 @@ class SearchSpace:
     fixed: Mapping[str, Value] = field(default_factory=ArchSpec)
     description: str = ""
     budget: Mapping[str, int] = field(default_factory=dict, hash=False)
+    dataset: str | None = None
     source: str | None = None
 
     def __post_init__(self) -> None:
@@ -277,6 +280,8 @@ class SearchSpace:
             out.append("fixed: " + ", ".join(f"{k}={show(v)}" for k, v in self.fixed.items()))
         if self.budget:
             out.append("budget: " + ", ".join(f"{k}={v}" for k, v in self.budget.items()))
+        if self.dataset:
+            out.append(f"dataset: {self.dataset}")
         return "\n".join(out)
 
     # ----------------------------------------------------------------------------- validation

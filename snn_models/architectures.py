@@ -153,7 +153,7 @@ def build(
         spec: a :class:`NetSpec` or a dict accepted by :meth:`NetSpec.from_dict`.
         input_shape: shape of one sample: ``(features,)`` for an MLP, ``(C, H, W)`` or ``(H, W)``
             for a CNN (an MLP flattens any shape), ``(C, H, W)`` (image) or ``(L, C)`` (sequence)
-            for a transformer.
+            for a transformer, ``(C, L)`` or ``(L,)`` (series) for ``temporal``.
         n_classes: number of output classes.
 
     Example:
@@ -169,6 +169,10 @@ def build(
     shape = tuple(int(s) for s in input_shape)
     if n_classes < 2:
         raise ConfigError(f"n_classes must be >= 2, got {n_classes}")
+    if spec.kind == "temporal":
+        from snn_models.temporal import build_temporal
+
+        return build_temporal(spec, shape, n_classes)
     stem = nn.Sequential()
     if spec.kind == "transformer":
         stem, body_mods, width = transformer_body(spec, shape)

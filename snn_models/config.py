@@ -33,7 +33,7 @@ from snn_models.neurons import NEURONS
 from snn_models.readouts import READOUTS
 from snn_models.surrogate import SURROGATES
 
-KINDS = ("mlp", "cnn", "transformer")
+KINDS = ("mlp", "cnn", "transformer", "temporal")
 
 #: Network-level fields only a transformer uses, with the values taken when a spec leaves them out.
 TRANSFORMER_DEFAULTS: dict[str, Any] = {"dim": 32, "heads": 2, "mlp_ratio": 4.0}
@@ -154,9 +154,10 @@ class NetSpec:
     """A whole spiking network.
 
     Attributes:
-        kind: ``mlp``, ``cnn`` or ``transformer``.
+        kind: ``mlp``, ``cnn``, ``transformer`` or ``temporal`` (series: the series is the
+            network's time; see :mod:`snn_models.temporal`).
         layers: hidden layers (transformer: blocks), in order (at least one).
-        timesteps: simulation steps T (>= 1).
+        timesteps: simulation steps T (>= 1). For ``temporal``: steps per window of the series.
         encoder: ``direct`` (default), ``repeat``, ``rate`` or ``latency``.
         readout: ``membrane`` (default) or ``spikes``.
         surrogate: ``atan`` (default), ``sigmoid`` or ``triangle``.
@@ -171,6 +172,7 @@ class NetSpec:
             overrides it.
         patch: transformer token size: ``patch x patch`` pixels of an image (default 4) or
             ``patch`` consecutive steps of a sequence (default 1). It must divide the input.
+            For ``temporal``: samples of the series per window (SNN step), default 1.
 
     The four transformer fields stay ``None`` (= their default) for other kinds, which refuse
     them; :meth:`transformer_dims` gives their values with the defaults filled in.
@@ -238,9 +240,21 @@ class NetSpec:
             self._validate_transformer()
         else:
             self._refuse_transformer_fields()
+        if self.kind == "temporal" and self.encoder != "direct":
+            raise ConfigError(
+                f"encoder: kind: temporal feeds the series itself as input currents; "
+                f"remove encoder: {self.encoder} (only direct)"
+            )
 
     def _refuse_transformer_fields(self) -> None:
-        for key in (*TRANSFORMER_DEFAULTS, "patch"):
+        keys = (*TRANSFORMER_DEFAULTS, *(() if self.kind == "temporal" else ("patch",)))
+        if (
+            self.kind == "temporal"
+            and self.patch is not None
+            and (isinstance(self.patch, bool) or not isinstance(self.patch, int) or self.patch < 1)
+        ):
+            raise ConfigError(f"patch: must be a positive integer, got {self.patch!r}")
+        for key in keys:
             if getattr(self, key) is not None:
                 raise ConfigError(
                     f"{key}: only used by kind: transformer (this is kind: {self.kind}); remove it"
@@ -288,7 +302,9 @@ class NetSpec:
 
     @property
     def use_batchnorm(self) -> bool:
-        return self.batchnorm if self.batchnorm is not None else self.kind in ("cnn", "transformer")
+        if self.batchnorm is not None:
+            return self.batchnorm
+        return self.kind in ("cnn", "transformer", "temporal")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON/YAML-serialisable dict that :meth:`from_dict` turns back into this spec."""
