@@ -9,7 +9,7 @@ PIN    := -c constraints.txt
 STAMP  := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv test test-slow lint format bench bench-engine bench-attention bench-search bench-bif bench-sdsa bench-timesteps bench-snn-ann bench-continual bench-ray search train clean help
+.PHONY: venv test test-slow lint format bench bench-engine bench-attention bench-search bench-bif bench-sdsa bench-timesteps bench-snn-ann bench-continual bench-ray bench-ucr bench-ecg search train clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -67,6 +67,12 @@ bench-snn-ann: $(BENCH_STAMP)  ## the SNN-vs-ANN table: ANN, SNN, SNN + KD, conv
 
 bench-continual: $(BENCH_STAMP)  ## naive / replay / STDP / replay+STDP on Split- and Permuted-Digits, 3 seeds (~5 min)
 	$(BIN)/python benchmarks/continual.py --out runs/bench/continual.json
+
+bench-ucr: venv  ## temporal SNN (searched) vs its ANN twin on GunPoint, ItalyPowerDemand, BasicMotions, 3 seeds
+	$(BIN)/python benchmarks/ucr.py --out runs/bench/ucr.json
+
+bench-ecg: venv  ## ECG anomaly detection (MIT-BIH): detection rate, false positives, energy per beat, 3 seeds
+	$(BIN)/python benchmarks/ecg.py --out runs/bench/ecg.json
 
 bench-ray: venv  ## Ray backend: trials/min with 1 vs 2 workers, per-trial overhead (~5 min)
 	$(BIN)/python benchmarks/ray_scaling.py --out runs/bench/ray_scaling.json
