@@ -18,7 +18,7 @@ from agents.base import Agent, Proposal, SearchSpaceLike
 from agents.early_stopping import MultiObjectiveStopper, StopDecision
 from agents.errors import AgentError, StudyExistsError
 from agents.objectives import OBJECTIVES, Constraint, Objective, parse_objectives
-from agents.optuna_agent import OptunaAgent, open_storage
+from agents.optuna_agent import OptunaAgent, describe_storage, open_storage
 from agents.pareto import dominates, hypervolume, pareto_front
 from agents.samplers import SAMPLERS
 
@@ -37,6 +37,7 @@ __all__ = [
     "SearchSpaceLike",
     "StopDecision",
     "StudyExistsError",
+    "describe_storage",
     "dominates",
     "hypervolume",
     "make_agent",

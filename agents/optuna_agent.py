@@ -65,7 +65,7 @@ _STATES: dict[str, TrialState] = {
 _COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
-def _describe(storage: str | optuna.storages.BaseStorage | None) -> str:
+def describe_storage(storage: str | optuna.storages.BaseStorage | None) -> str:
     """A storage as a user may see it in a message (password masked)."""
     if storage is None:
         return "memory"
@@ -119,7 +119,7 @@ def open_storage(
             return optuna.storages.RDBStorage(url)
         except ImportError as error:
             raise AgentError(
-                f"cannot open storage {_describe(storage)}: its database driver is not installed "
+                f"cannot open storage {describe_storage(storage)}: its database driver is not installed "
                 "(PostgreSQL: pip install -c constraints.txt -e '.[cluster]')"
             ) from error
         except Exception as error:  # sqlalchemy raises several types for a bad URL
@@ -131,7 +131,7 @@ def open_storage(
                 continue
             text = str(error).strip()
             first = text.splitlines()[0] if text else type(error).__name__
-            raise AgentError(f"cannot open storage {_describe(storage)}: {first}") from error
+            raise AgentError(f"cannot open storage {describe_storage(storage)}: {first}") from error
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -233,7 +233,7 @@ class OptunaAgent:
             study_id = None
         if study_id is not None and not (resume or join):
             raise StudyExistsError(
-                f"study {study_name!r} already exists in {_describe(storage)}; "
+                f"study {study_name!r} already exists in {describe_storage(storage)}; "
                 "pass --resume to continue it or choose another --study"
             )
 
@@ -259,7 +259,7 @@ class OptunaAgent:
             except DuplicatedStudyError as error:  # created by another process meanwhile
                 if not join:
                     raise StudyExistsError(
-                        f"study {study_name!r} was just created in {_describe(storage)} by "
+                        f"study {study_name!r} was just created in {describe_storage(storage)} by "
                         "another process; pass --join to work on it too or choose another --study"
                     ) from error
                 self._study = optuna.load_study(

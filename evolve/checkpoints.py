@@ -126,8 +126,8 @@ def load(run_dir: Path, number: int) -> Checkpoint:
         have = saved_trials(run_dir)
         raise UserError(
             f"trial {number} has no saved weights in {path.parent} (only Pareto-front trials keep "
-            f"a checkpoint; saved: {', '.join(map(str, have)) or 'none'}); pick one of those, or "
-            "pass --retrain to rebuild its architecture from scratch"
+            f"a checkpoint; saved: {', '.join(map(str, have)) or 'none'}); pick one of those "
+            "(evolve continual also takes --retrain to rebuild an architecture from scratch)"
         )
     return read(path, what="checkpoint", fix="delete it and rerun the trial, or choose another")
 

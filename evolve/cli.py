@@ -10,9 +10,12 @@ from evolve import (
     continual_cmd,
     convert_cmd,
     dashboard_cmd,
+    ecg_cmd,
+    explain_cmd,
     export_cmd,
     import_nir_cmd,
     predict_cmd,
+    report_cmd,
     search_cmd,
     show_cmd,
     spaces_cmd,
@@ -41,9 +44,12 @@ def make_parser() -> argparse.ArgumentParser:
     convert_cmd.add_parser(sub)
     continual_cmd.add_parser(sub)
     dashboard_cmd.add_parser(sub)
+    ecg_cmd.add_parser(sub)
+    explain_cmd.add_parser(sub)
     export_cmd.add_parser(sub)
     import_nir_cmd.add_parser(sub)
     predict_cmd.add_parser(sub)
+    report_cmd.add_parser(sub)
     return parser
 
 

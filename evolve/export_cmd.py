@@ -305,10 +305,11 @@ def parse_formats(text: str) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- the command
-def _run_dir(a: argparse.Namespace) -> Path:
+def run_dir_of(a: argparse.Namespace, command: str = "export") -> Path:
+    """The run folder of a command that takes ``RUN`` or ``--study NAME [--runs DIR]``."""
     if (a.run is None) == (a.study is None):
-        raise UserError("give a run folder (evolve export runs/<study>) or --study NAME")
-    return (a.run if a.run is not None else a.runs / a.study).resolve()
+        raise UserError(f"give a run folder (evolve {command} runs/<study>) or --study NAME")
+    return Path(a.run if a.run is not None else a.runs / a.study).resolve()
 
 
 def run(a: argparse.Namespace) -> int:
@@ -321,7 +322,7 @@ def run(a: argparse.Namespace) -> int:
     from evolve.training import evaluate
 
     formats = parse_formats(a.format)
-    run_dir = _run_dir(a)
+    run_dir = run_dir_of(a)
     study, cfg = load_run(run_dir)
     if a.trial == "best":
         objectives = parse_objectives(cfg["objectives"])

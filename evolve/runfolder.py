@@ -48,10 +48,19 @@ def write_yaml(path: Path, data: Any) -> None:
     _atomic_write(path, yaml.safe_dump(data, sort_keys=False))
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write a text file atomically, readable as any new file is (the umask decides; mkstemp
+    alone would leave it 0600)."""
+    _atomic_write(path, text)
+
+
 def _atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -62,24 +71,35 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 @contextlib.contextmanager
-def new_folder(out: Path) -> Iterator[Path]:
+def new_folder(out: Path, *, replace: bool = False) -> Iterator[Path]:
     """Build a new folder ``out`` whole or not at all.
 
     Yields a temporary folder beside ``out``; when the block ends normally it is moved to
-    ``out``, otherwise it is removed. An existing ``out`` is refused (and left untouched).
+    ``out``, otherwise it is removed. An existing ``out`` is refused (and left untouched), or,
+    with ``replace`` (derived output that is regenerated, e.g. explanations in their default
+    place), swapped for the new one only once the new one is complete.
 
     Raises:
-        UserError: ``out`` exists.
+        UserError: ``out`` exists and ``replace`` is false.
     """
     from evolve.errors import UserError
 
-    if out.exists():
+    if out.exists() and not replace:
         raise UserError(f"{out} already exists; choose another --out or delete it")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it 0700; the folder is for anyone to read
     try:
         yield tmp
-        os.replace(tmp, out)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.replace(out, old / out.name)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -122,6 +122,13 @@ def test_temporal_search_on_gunpoint_end_to_end(tmp_path: Path) -> None:
     assert evaluate(ckpt.model, data.val) == best["values"]["accuracy"]
     assert evaluate(ckpt.model, data.test) == best["test_accuracy"]
 
+    # explanations of a temporal model are curves over the series' time
+    shown = evolve("explain", str(run_dir), "--trial", str(best["trial"]), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    info = json.loads(next((run_dir / "explain").glob("trial_*/explain.json")).read_text())
+    assert info["sam"]["drawn"] and {d["method"] for d in info["sam"]["drawn"]} == {"time"}
+    assert set(info["firing_rates"]) == {d["layer"] for d in info["sam"]["drawn"]}
+
     # a series space on images is refused before anything is recorded
     bad = evolve(
         "search", "--space", "temporal", "--dataset", "digits", "--study", "no", cwd=tmp_path
