@@ -121,7 +121,7 @@ class Record:
 def load_record_208(path: Path = RECORD_208) -> Record:
     """MIT-BIH record 208 (5 min, 360 Hz, lead MLII), in mV: ``(adc - 1024) / 200``."""
     try:
-        with np.load(path) as f:
+        with np.load(path, allow_pickle=False) as f:
             raw = f["ecg"].astype(np.int64)
     except (OSError, KeyError, ValueError) as e:
         raise DataError(
