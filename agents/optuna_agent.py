@@ -9,6 +9,9 @@ constraint values: Optuna's ``Trial.set_constraint`` (read by the samplers), the
 
 Resume (``resume=True`` on an existing study): the objectives (names and directions), the
 constraints and the space name must match what the study recorded, else :class:`AgentError`.
+A study with no recorded objectives and no trial, whose directions are ours, is one whose
+creation was interrupted (a crash between creating it and recording its attributes): resuming
+finishes its record.
 Thresholds may change (they only set the hypervolume reference) and are updated. Trials left
 RUNNING by a crashed process are told FAIL by :meth:`OptunaAgent.recover_stale_trials`, which the
 constructor calls; their numbers are in ``agent.recovered_on_resume`` (to log) and in the study
@@ -238,9 +241,15 @@ class OptunaAgent:
             )
 
         n_existing = 0
+        half_made = False
         if study_id is not None:
-            self._check_recorded(study_name, backend.get_study_user_attrs(study_id))
+            recorded = backend.get_study_user_attrs(study_id)
             n_existing = len(backend.get_all_trials(study_id, deepcopy=False))
+            half_made = self._half_made(
+                recorded, n_existing, backend.get_study_directions(study_id)
+            )
+            if not half_made:
+                self._check_recorded(study_name, recorded)
         settings = SamplerSettings(
             seed=seed, population_size=population_size, trial_offset=n_existing
         )
@@ -272,6 +281,9 @@ class OptunaAgent:
             self._study = optuna.load_study(
                 study_name=study_name, storage=backend, sampler=optuna_sampler
             )
+            if half_made:  # finish the record an interrupted creation left out
+                self._study.set_user_attr("space", self._space.name)
+                self._study.set_user_attr("constraints", [c.to_dict() for c in self._constraints])
         # Thresholds may change between runs: store the current ones.
         self._study.set_user_attr("objectives", [o.to_dict() for o in self._objectives])
         self.recovered_on_resume: list[int] = []
@@ -279,6 +291,22 @@ class OptunaAgent:
         # joining a study another process runs: its RUNNING trials are alive, not stale
         if study_id is not None and not join:
             self.recovered_on_resume = self.recover_stale_trials()
+
+    def _half_made(
+        self,
+        recorded: Mapping[str, Any],
+        n_trials: int,
+        directions: Sequence[optuna.study.StudyDirection],
+    ) -> bool:
+        """A study whose creation was interrupted (the process killed between creating it and
+        recording its objectives): no objectives recorded, no trial, and our directions."""
+        ours = [
+            optuna.study.StudyDirection.MAXIMIZE
+            if o.direction == "maximize"
+            else optuna.study.StudyDirection.MINIMIZE
+            for o in self._objectives
+        ]
+        return "objectives" not in recorded and n_trials == 0 and list(directions) == ours
 
     def _check_recorded(self, study_name: str, recorded: Mapping[str, Any]) -> None:
         """Refuses to resume a study recorded with other objectives, constraints or space."""

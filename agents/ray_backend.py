@@ -11,7 +11,13 @@ says so. The searcher tells the agent how each Tune trial ended:
 * stopped by :class:`AgentStopper` → ``pruned`` with the last epoch's values (never
   ``complete`` with partial metrics, the trap of Tune's own schedulers with ``OptunaSearch``);
 * an error after Tune's retries (``max_retries``; a worker process that dies counts as an
-  error) → ``fail`` with the reason.
+  error) → ``fail`` with the reason;
+* a final report whose attributes hold ``error`` (the trainable caught its candidate's
+  exception) → ``fail`` with those attributes; the traceback it may carry
+  (:data:`TRACEBACK_KEY`) goes to :attr:`TrialEnd.traceback`, not into the study.
+
+``on_end`` may return True to halt the search (e.g. too many failures in a row): no new trial
+starts, the running ones finish and are told as usual, then :func:`run_with_ray` returns.
 
 Every callback runs in the driver process, so the agent needs no locking. The trainable runs in
 Ray workers and must not touch the agent: it reports per-epoch metrics and then one final
@@ -42,6 +48,7 @@ __all__ = [
     "FINAL_KEY",
     "METRIC_PREFIX",
     "RAY_ENV",
+    "TRACEBACK_KEY",
     "AgentSearcher",
     "AgentStopper",
     "RayOptions",
@@ -53,6 +60,8 @@ __all__ = [
 
 #: Marks the trainable's last report, which carries the trial's outcome.
 FINAL_KEY = "evolve_final"
+#: A failed final report's attribute holding the worker's traceback (logged, not stored).
+TRACEBACK_KEY = "traceback"
 #: Per-epoch metrics travel as ``m_<name>`` keys (Tune adds its own keys to every result).
 METRIC_PREFIX = "m_"
 #: The environment Ray needs on these machines (DESIGN.md §6): no usage stats, loopback only
@@ -118,6 +127,7 @@ class TrialEnd:
     values: dict[str, float] = field(default_factory=dict)
     attrs: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    traceback: str | None = None  # the worker's, for a candidate that raised
 
 
 def final_report(values: Mapping[str, float], attrs: Mapping[str, Any]) -> dict[str, Any]:
@@ -152,7 +162,8 @@ class _Shared:
     agent: Agent
     n_trials: int
     deadline: float | None
-    on_end: Callable[[TrialEnd], None]
+    on_end: Callable[[TrialEnd], bool | None]
+    halted: bool = False  # on_end said stop: no new trials
     proposals: dict[str, Proposal] = field(default_factory=dict)
     stopped: set[str] = field(default_factory=set)
     last: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -190,8 +201,10 @@ class AgentSearcher(_DriverOnly, Searcher):
         if sh is None:
             return Searcher.FINISHED
         busy = bool(sh.proposals)
-        if sh.agent.n_done() + len(sh.proposals) >= sh.n_trials or (
-            sh.deadline is not None and time.monotonic() > sh.deadline
+        if (
+            sh.halted
+            or sh.agent.n_done() + len(sh.proposals) >= sh.n_trials
+            or (sh.deadline is not None and time.monotonic() > sh.deadline)
         ):
             return None if busy else Searcher.FINISHED
         proposal = sh.agent.ask()
@@ -226,7 +239,8 @@ class AgentSearcher(_DriverOnly, Searcher):
             )
         except AgentError as e:  # a malformed outcome is told FAIL by the agent itself
             end = TrialEnd(proposal, "fail", error=str(e))
-        sh.on_end(end)
+        if sh.on_end(end):
+            sh.halted = True
 
 
 def _ending(
@@ -240,7 +254,8 @@ def _ending(
         values = json.loads(result["values_json"])
         attrs = json.loads(result["attrs_json"])
         if attrs.get("error"):  # the trainable caught it: a bad candidate, not a bad worker
-            return TrialEnd(proposal, "fail", {}, attrs, error=str(attrs["error"]))
+            trace = attrs.pop(TRACEBACK_KEY, None)
+            return TrialEnd(proposal, "fail", {}, attrs, error=str(attrs["error"]), traceback=trace)
         state = "pruned" if attrs.get("stopped_early") else "complete"
         return TrialEnd(proposal, state, values, attrs)
     if trial_id in sh.stopped:
@@ -248,7 +263,12 @@ def _ending(
     reason = "the Ray worker failed (see runs/<study>/ray for the error log)"
     if not error:
         reason = "the trial ended without a final report"
-    return TrialEnd(proposal, "fail", {}, {"error": reason}, error=reason)
+    attrs = {
+        "error": reason,
+        "error_type": "RayWorkerError" if error else "NoFinalReport",
+        "arch": dict(proposal.arch),
+    }
+    return TrialEnd(proposal, "fail", {}, attrs, error=reason)
 
 
 class AgentStopper(_DriverOnly, FIFOScheduler):
@@ -284,7 +304,7 @@ def run_with_ray(
     *,
     n_trials: int,
     options: RayOptions,
-    on_end: Callable[[TrialEnd], None],
+    on_end: Callable[[TrialEnd], bool | None],
     timeout: float | None = None,
     parameters: Mapping[str, Any] | None = None,
 ) -> None:
@@ -298,7 +318,8 @@ def run_with_ray(
             ``tune.report(final_report(values, attrs))``.
         n_trials: finished trials to reach (trials finished before this call count).
         options: workers, resources, cluster address, retries.
-        on_end: called in this process after each trial is told (results, checkpoints, bars).
+        on_end: called in this process after each trial is told (results, checkpoints, bars);
+            returning True halts the search (running trials finish, no new one starts).
         timeout: seconds after which no new trial starts.
         parameters: large objects (data sets) put once in Ray's object store and passed to
             every trainable call (``tune.with_parameters``).

@@ -10,16 +10,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import gc
+import shutil
 import time
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
 from loguru import logger
 
 from evolve.errors import UserError
+from evolve.runfolder import check_sqlite_storage, read_run_config
 
 if TYPE_CHECKING:
     from agents import Agent, Constraint, MultiObjectiveStopper, Objective, Proposal
@@ -47,6 +50,8 @@ CONSTRAINTS: dict[str, dict[str, list[Any]]] = {
 }
 DEFAULT_TRIALS = 80  # for a space without a budget: section
 DEFAULT_EPOCHS = 12
+#: ``--max-failures``: failed trials in a row that stop a run (0: never stop).
+DEFAULT_MAX_FAILURES = 10
 CONFIG_FILE = "config.yaml"
 
 
@@ -135,6 +140,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "hard reset, no converted start), so that `evolve export --format nir` works",
     )
     p.add_argument("--no-early-stop", action="store_true", help="never stop dominated trials early")
+    p.add_argument(
+        "--trial-memory-mb",
+        type=float,
+        help="fail a trial that grows its process's resident memory by more than this many MB "
+        "(checked after the model is built and after every training step; Linux; default: no "
+        "cap; the first trial of a process also pays ~100 MB of torch start-up)",
+    )
     add_study_flags(p)
     p.set_defaults(func=run)
 
@@ -151,6 +163,12 @@ def add_study_flags(p: argparse.ArgumentParser) -> None:
         ),
     )
     p.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
+    p.add_argument(
+        "--max-failures",
+        type=int,
+        help="stop the run (exit status 2) when this many trials in a row have failed, a sign "
+        f"of a systematic problem (default {DEFAULT_MAX_FAILURES}; 0: never stop)",
+    )
     p.add_argument(
         "--sampler",
         help="auto (nsga2 for several objectives, tpe for one), nsga2, tpe, random, qmc",
@@ -180,6 +198,7 @@ def add_study_flags(p: argparse.ArgumentParser) -> None:
 STUDY_DEFAULTS: dict[str, Any] = {
     "trials": None,  # None: the space's budget, else DEFAULT_TRIALS
     "timeout": None,
+    "max_failures": DEFAULT_MAX_FAILURES,
     "sampler": "auto",
     "agent": "optuna",
     "data_dir": None,
@@ -194,6 +213,7 @@ SETTINGS_DEFAULTS: dict[str, Any] = {
     "objectives": "accuracy,energy",
     "energy_budget_uj": None,
     "no_early_stop": False,
+    "trial_memory_mb": None,
     "constraint": None,
     "backend": "local",
     "workers": None,
@@ -205,6 +225,8 @@ SETTINGS_DEFAULTS: dict[str, Any] = {
 RESUMABLE = (
     "trials",
     "timeout",
+    "max_failures",
+    "trial_memory_mb",
     "backend",
     "workers",
     "cpus_per_trial",
@@ -226,7 +248,8 @@ def _settings(
         if k not in RESUMABLE and stored.get(k) != v:
             raise UserError(
                 f"--{k.replace('_', '-')} {v} differs from the study's {stored.get(k)!r}; "
-                f"drop the flag when resuming (only --trials, --timeout and the Ray flags may change)"
+                "drop the flag when resuming (only --trials, --timeout, --max-failures, "
+                "--trial-memory-mb and the Ray flags may change)"
             )
     return {**defaults, **stored, **{k: v for k, v in given.items() if k in RESUMABLE}}
 
@@ -324,7 +347,7 @@ def open_run(a: argparse.Namespace, defaults: dict[str, Any], *, default_space: 
             raise UserError(
                 f"study {study_name!r} already exists in {run_dir}; pass --resume to continue it or choose another --study"
             )
-        stored = yaml.safe_load((run_dir / CONFIG_FILE).read_text())
+        stored = read_run_config(run_dir)
     elif a.resume:
         raise UserError(
             f"nothing to resume: {run_dir} has no {CONFIG_FILE}; start it without --resume"
@@ -347,6 +370,8 @@ def open_run(a: argparse.Namespace, defaults: dict[str, Any], *, default_space: 
         s["epochs"] = space.budget.get("epochs", DEFAULT_EPOCHS)
     if s["trials"] < 1 or s["epochs"] < 1:
         raise UserError("--trials and --epochs must be >= 1")
+    if s["max_failures"] < 0:
+        raise UserError(f"--max-failures must be >= 0 (0: never stop), got {s['max_failures']}")
     objectives = parse_objectives(s["objectives"])
     if s["sampler"] not in SAMPLER_NAMES:
         raise UserError(
@@ -360,6 +385,9 @@ def open_run(a: argparse.Namespace, defaults: dict[str, Any], *, default_space: 
     if s["agent"] not in AGENTS:
         raise UserError(f"--agent: unknown agent {s['agent']!r}; choose one of {', '.join(AGENTS)}")
     s["storage"] = s["storage"] or f"sqlite:///{run_dir / 'study.db'}"
+    # a missing file is fine even on --resume: a search killed between writing its record and
+    # creating its database resumes by creating it
+    check_sqlite_storage(s["storage"], must_exist=False)
     if join and s["storage"].startswith("sqlite:"):
         raise UserError(
             "--join: several processes on one SQLite file lock each other out; use a journal "
@@ -384,8 +412,13 @@ def start_agent(
     from evolve.runfolder import configure_logging, write_yaml
 
     run_dir, s, space = setup.run_dir, setup.s, setup.space
+    # the outermost folder this call creates (runs/ itself may be new): removed if nothing is
+    # recorded after all
+    created = next((p for p in reversed((run_dir, *run_dir.parents)) if not p.exists()), None)
     run_dir.mkdir(parents=True, exist_ok=True)
-    configure_logging(run_dir, verbose=a.verbose)
+    sink = configure_logging(run_dir, verbose=a.verbose)
+    if setup.stored is not None and not setup.join:
+        _remove_partial_writes(run_dir)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if setup.stored is None:  # the run record first, so that a study never exists without it
         s["reference_point"] = reference()
@@ -408,7 +441,12 @@ def start_agent(
         )
     except BaseException:
         if setup.stored is None:  # nothing was recorded: leave no half-made run behind
-            (run_dir / CONFIG_FILE).unlink(missing_ok=True)
+            logger.remove(sink)
+            if created is not None:
+                shutil.rmtree(created, ignore_errors=True)
+            else:
+                for name in (CONFIG_FILE, "space.yaml"):
+                    (run_dir / name).unlink(missing_ok=True)
         raise
     if agent.recovered_on_resume:
         logger.warning(
@@ -416,6 +454,16 @@ def start_agent(
             agent.recovered_on_resume,
         )
     return agent
+
+
+def _remove_partial_writes(run_dir: Path) -> None:
+    """Delete the temporary files an atomic write leaves when its process is killed mid-write
+    (``.pareto.json.*.tmp``, ``checkpoints/.trial_3.pt.*.tmp``). Only on resume, when no other
+    process writes into this folder."""
+    for folder in (run_dir, run_dir / "checkpoints"):
+        for tmp in folder.glob(".*.tmp") if folder.is_dir() else ():
+            tmp.unlink(missing_ok=True)
+            logger.info("removed {} (left by an interrupted write)", tmp.name)
 
 
 # ----------------------------------------------------------------------------- the run
@@ -439,14 +487,22 @@ def run(a: argparse.Namespace) -> int:
     )
     check_space_fits_data(space, data)
     teacher_dir = (a.out / "teachers").resolve()  # shared by every study under --out
-    ray_flags = [
-        k
-        for k in ("workers", "cpus_per_trial", "gpus_per_trial", "ray_address")
-        if s[k] is not None
-    ]
-    if s["backend"] != "ray" and ray_flags:
-        flag = "--" + ray_flags[0].replace("_", "-")
-        raise UserError(f"{flag} applies to Ray runs; add --backend ray")
+    ray_keys = ("workers", "cpus_per_trial", "gpus_per_trial", "ray_address")
+    if s["backend"] != "ray":
+        given = [k for k in ray_keys if getattr(a, k, None) is not None]
+        if given:
+            raise UserError(
+                f"--{given[0].replace('_', '-')} applies to Ray runs; add --backend ray"
+            )
+        for k in ray_keys:  # a Ray run resumed locally: its Ray settings do not apply
+            s[k] = None
+    if s["trial_memory_mb"] is not None:
+        from evolve.trial import memory_cap_supported
+
+        if not s["trial_memory_mb"] > 0:
+            raise UserError(f"--trial-memory-mb must be > 0, got {s['trial_memory_mb']}")
+        if not memory_cap_supported():
+            raise UserError("--trial-memory-mb needs Linux (it reads /proc/self/status)")
     ray_options = _ray_options(s, setup.run_dir) if s["backend"] == "ray" else None
     agent = start_agent(
         setup,
@@ -471,7 +527,12 @@ def run(a: argparse.Namespace) -> int:
         [o.name for o in objectives],
     )
 
-    base = TrialSettings(epochs=s["epochs"], seed=s["seed"], teacher_dir=str(teacher_dir))
+    base = TrialSettings(
+        epochs=s["epochs"],
+        seed=s["seed"],
+        teacher_dir=str(teacher_dir),
+        memory_mb=s["trial_memory_mb"],
+    )
     if ray_options is not None:
         return run_ray(agent, space, s, objectives, setup.run_dir, data, base, a, ray_options)
 
@@ -540,14 +601,24 @@ def run_ray(
         disable=a.no_progress,
     )
 
-    def on_end(end: TrialEnd) -> None:
-        logger.info(
-            "trial {} {}{}",
-            end.proposal.number,
-            end.state,
-            f": {end.error}" if end.error else f": {end.values}",
-        )
+    failures = FailureStreak(s.get("max_failures", DEFAULT_MAX_FAILURES))
+
+    def on_end(end: TrialEnd) -> bool:
+        if end.state == "fail":
+            kind = end.attrs.get("error_type")
+            logger.warning(
+                "trial {} failed: {}{}", end.proposal.number, f"{kind}: " if kind else "", end.error
+            )
+            if end.traceback:
+                logger.debug(
+                    "trial {} traceback (Ray worker):\n{}", end.proposal.number, end.traceback
+                )
+            failures.failed(str(end.error))
+        else:
+            logger.info("trial {} {}: {}", end.proposal.number, end.state, end.values)
+            failures.finished()
         _record(run_dir, agent, objectives, reference, bar)
+        return failures.stop
 
     logger.info("ray backend: {}", options)
     interrupted = False
@@ -570,7 +641,9 @@ def run_ray(
         interrupted = True
     finally:
         bar.close()
-    return _finish(run_dir, agent, objectives, reference, interrupted, "search", "--backend ray")
+    code = _finish(run_dir, agent, objectives, reference, interrupted, "search", "--backend ray")
+    failures.raise_if_stopped(run_dir)
+    return code
 
 
 def run_loop(
@@ -589,15 +662,19 @@ def run_loop(
     """Ask, evaluate with ``run_trial``, tell, until ``s["trials"]`` trials are done.
 
     After every trial the results are rewritten and the checkpoints pruned to the Pareto front.
-    A trial whose evaluation raises a user or model error (or diverges) is told as FAIL with the
-    reason; Ctrl-C marks the running trial FAIL and prints how to resume (``evolve <command>
-    --study ... --resume``).
+    A trial whose evaluation raises anything but ``KeyboardInterrupt``/``SystemExit`` (a model
+    that cannot be built, training that diverges, a memory cap, a bug) is told FAIL with the
+    reason (attributes ``error``, ``error_type``, ``arch``; the traceback goes to log.txt) and
+    the search goes on, unless ``s["max_failures"]`` trials in a row have failed: then the
+    results are written and :class:`UserError` ends the run (exit status 2). Ctrl-C marks the
+    running trial FAIL and prints how to resume (``evolve <command> --study ... --resume``).
     """
     from tqdm import tqdm
 
+    from agents.errors import AgentError
     from evolve import checkpoints
     from evolve.results import write_results
-    from snn_models import ConfigError
+    from evolve.trial import failure_attrs, one_line
 
     start = time.monotonic()
     bar = tqdm(
@@ -608,7 +685,12 @@ def run_loop(
         disable=not progress,
     )
     write_results(run_dir, agent.study, objectives, reference)
+    # Everything imported so far (torch, optuna, ...) lives for the whole run: move it out of the
+    # collector's view, so the per-trial gc.collect() below walks only what trials create.
+    gc.collect()
+    gc.freeze()
     interrupted = False
+    failures = FailureStreak(s.get("max_failures", DEFAULT_MAX_FAILURES))
     try:
         while agent.n_done() + (_running_elsewhere(agent) if join else 0) < s["trials"]:
             if s["timeout"] is not None and time.monotonic() - start > s["timeout"]:
@@ -616,44 +698,106 @@ def run_loop(
                 break
             proposal = agent.ask()
             logger.info("trial {} arch {}", proposal.number, dict(proposal.arch))
+            outcome: TrialOutcome | None = None
             try:
                 outcome = run_trial(proposal, functools.partial(agent.report, proposal))
-            except KeyboardInterrupt:
-                agent.tell(proposal, None, state="fail", attrs={"error": "interrupted"})
-                raise
-            except (ConfigError, UserError, FloatingPointError, RuntimeError) as e:
-                logger.warning("trial {} failed: {}", proposal.number, e)
-                agent.tell(
-                    proposal,
-                    None,
-                    state="fail",
-                    attrs={"error": str(e), "arch": dict(proposal.arch)},
-                )
-            else:
-                attrs = {**outcome.attrs, "arch": dict(proposal.arch)}
+                values = _objective_values(outcome, objectives)
                 state: Literal["pruned", "complete"] = (
                     "pruned" if outcome.stopped_early else "complete"
                 )
                 if state == "complete" and outcome.checkpoint is not None:
                     checkpoints.save(run_dir, proposal.number, **outcome.checkpoint)
-                agent.tell(
-                    proposal,
-                    {o.name: outcome.values[o.name] for o in objectives},
-                    state=state,
-                    attrs=attrs,
-                )
-                logger.info(
-                    "trial {} {}: {}",
-                    proposal.number,
-                    state,
-                    {k: round(v, 5) for k, v in outcome.values.items()},
-                )
+            except KeyboardInterrupt:
+                attrs = failure_attrs(KeyboardInterrupt("interrupted"), proposal.arch)
+                agent.tell(proposal, None, state="fail", attrs=attrs)
+                raise
+            except Exception as e:
+                failures.failed(tell_failure(agent, proposal, e))
+            else:
+                attrs = {**outcome.attrs, "arch": dict(proposal.arch)}
+                try:
+                    agent.tell(proposal, values, state=state, attrs=attrs)
+                except AgentError as e:  # a malformed outcome: the agent told it FAIL itself
+                    logger.warning("trial {} failed: {}", proposal.number, e)
+                    failures.failed(one_line(e))
+                else:
+                    failures.finished()
+                    logger.info(
+                        "trial {} {}: {}",
+                        proposal.number,
+                        state,
+                        {k: round(v, 5) for k, v in outcome.values.items()},
+                    )
+            # the next trial starts clean: the model, optimiser and any traceback are released
+            outcome = None
+            gc.collect()
             _record(run_dir, agent, objectives, reference, bar)
+            if failures.stop:
+                break
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        gc.unfreeze()
         bar.close()
-    return _finish(run_dir, agent, objectives, reference, interrupted, command)
+    code = _finish(run_dir, agent, objectives, reference, interrupted, command)
+    failures.raise_if_stopped(run_dir)
+    return code
+
+
+class FailureStreak:
+    """``--max-failures``: counts failed trials in a row (a finished one resets the count)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = int(limit)
+        self.in_a_row = 0
+        self.last = ""
+
+    @property
+    def stop(self) -> bool:
+        return self.limit > 0 and self.in_a_row >= self.limit
+
+    def failed(self, reason: str) -> bool:
+        """Count a failed trial; True when the run must stop."""
+        self.in_a_row += 1
+        self.last = reason
+        return self.stop
+
+    def finished(self) -> None:
+        self.in_a_row = 0
+
+    def raise_if_stopped(self, run_dir: Path) -> None:
+        if self.stop:
+            raise UserError(
+                f"stopped: {self.in_a_row} trials failed in a row (last: {self.last}); fix the "
+                f"space or data, then --resume or start a new --study (tracebacks in "
+                f"{run_dir / 'log.txt'}; --max-failures 0 never stops)"
+            )
+
+
+def tell_failure(agent: Agent, proposal: Proposal, e: BaseException) -> str:
+    """Tell ``proposal`` FAIL because of ``e``: one line on the terminal, the traceback in the
+    log file only; returns the reason."""
+    from evolve.trial import failure_attrs
+
+    attrs = failure_attrs(e, proposal.arch)
+    logger.warning("trial {} failed: {}: {}", proposal.number, attrs["error_type"], attrs["error"])
+    trace = "".join(traceback.format_exception(e))
+    logger.debug("trial {} traceback:\n{}", proposal.number, trace)
+    agent.tell(proposal, None, state="fail", attrs=attrs)
+    return str(attrs["error"])
+
+
+def _objective_values(outcome: TrialOutcome, objectives: Sequence[Objective]) -> dict[str, float]:
+    """The objectives' values of an outcome; a missing or non-finite one fails the trial."""
+    import math
+
+    values = {}
+    for o in objectives:
+        value = outcome.values.get(o.name)
+        if value is None or not math.isfinite(value):
+            raise FloatingPointError(f"objective {o.name} is {value} (not a finite number)")
+        values[o.name] = float(value)
+    return values
 
 
 def _record(

@@ -8,6 +8,7 @@ is touched exactly once per trained model.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -34,6 +35,12 @@ class TrainConfig:
     seed: int = 0
     progress: bool = True
     clip_grad_norm: float = 100.0  # gradients above this norm are "exploding": clipped and counted
+    #: Divergence rules (off by default; search trials turn them on, see :func:`train`):
+    #: fail an epoch in which more than this fraction of the steps had to be clipped while the
+    #: loss rose (``None``: never)...
+    max_clipped_fraction: float | None = None
+    #: ...and an epoch whose mean loss exceeds this many times the first step's loss (or 1).
+    max_loss_growth: float | None = None
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -73,8 +80,23 @@ class TrainResult:
 #: A gradient norm below this is "vanishing" (recorded, not changed).
 VANISHING_GRAD = 1e-6
 
+
+class Diverged(FloatingPointError):
+    """Training diverged; the message says how and when (epoch, step)."""
+
+
+class LossDiverged(Diverged):
+    """The loss became NaN or infinite, exploded, or the weights stopped being finite."""
+
+
+class GradientsExploded(Diverged):
+    """A gradient norm was not finite, or most steps of an epoch were clipped as the loss rose."""
+
+
 #: Called after every epoch with the record; return True to stop training.
 EpochCallback = Callable[[EpochRecord], bool]
+#: Called after every optimiser step (e.g. a memory check); raises to abort training.
+StepCheck = Callable[[int, int], None]
 #: ``loss_fn(x, y, out)``: the training loss of a batch (default: cross-entropy of ``out``).
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -102,11 +124,24 @@ def train(
     on_epoch: EpochCallback | None = None,
     description: str = "train",
     loss_fn: LossFn | None = None,
+    step_check: StepCheck | None = None,
 ) -> TrainResult:
     """Train ``model`` with Adam + cosine decay on cross-entropy of its time-averaged output
     (or on ``loss_fn``, e.g. a :class:`~evolve.distill.Distiller`).
 
     The weights of the epoch with the best validation accuracy are restored before returning.
+    ``step_check(epoch, step)`` runs after every optimiser step; what it raises ends training.
+
+    Divergence (always): a loss that is NaN or infinite raises :class:`LossDiverged` ("loss
+    became NaN at epoch E (step S)"), a gradient norm that is not finite raises
+    :class:`GradientsExploded` before the step is taken, and weights that stop being finite by
+    the end of an epoch raise :class:`LossDiverged`. With ``cfg.max_loss_growth`` an epoch whose
+    mean loss is more than that many times the first step's loss (or than that many times 1, if
+    the first loss was below 1) raises :class:`LossDiverged` ("loss exploded"). With ``cfg.max_clipped_fraction`` an epoch in which more than that
+    fraction of the steps had a gradient norm above ``cfg.clip_grad_norm`` (clipped) *and* whose
+    mean loss is above the previous epoch's (for the first epoch: above the first step's loss)
+    raises :class:`GradientsExploded`: clipping that keeps training on track is fine, clipping
+    while the loss climbs is an explosion.
     """
     cfg.validate()
     torch.manual_seed(cfg.seed)
@@ -119,33 +154,50 @@ def train(
     bar = tqdm(
         range(cfg.epochs), desc=description, unit="epoch", disable=not cfg.progress, leave=False
     )
+    first_loss: float | None = None
+    previous_loss: float | None = None
     for epoch in bar:
         t0 = time.perf_counter()
         model.train()
-        total_loss, correct, seen = 0.0, 0, 0
-        for x, y in train_split.batches(
-            cfg.batch_size, shuffle=True, seed=cfg.seed * 100_003 + epoch
+        total_loss, correct, seen, steps, clipped = 0.0, 0, 0, 0, 0
+        for step, (x, y) in enumerate(
+            train_split.batches(cfg.batch_size, shuffle=True, seed=cfg.seed * 100_003 + epoch)
         ):
             out = model(x)
             loss = F.cross_entropy(out, y) if loss_fn is None else loss_fn(x, y, out)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch}")
+            value = float(loss.item())
+            if not math.isfinite(value):
+                what = "NaN" if math.isnan(value) else "inf"
+                raise LossDiverged(f"loss became {what} at epoch {epoch} (step {step})")
+            if first_loss is None:
+                first_loss = value
             opt.zero_grad(set_to_none=True)
             loss.backward()
             norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad_norm))
+            if not math.isfinite(norm):
+                raise GradientsExploded(
+                    f"gradients exploded at epoch {epoch} (step {step}): gradient norm is {norm}"
+                )
             result.max_grad_norm = max(result.max_grad_norm, norm)
             if norm > cfg.clip_grad_norm:
                 result.exploding_grad_steps += 1
+                clipped += 1
             elif norm < VANISHING_GRAD:
                 result.vanishing_grad_steps += 1
             opt.step()
-            total_loss += loss.item() * len(y)
+            total_loss += value * len(y)
             correct += int((out.argmax(1) == y).sum())
             seen += len(y)
+            steps += 1
+            if step_check is not None:
+                step_check(epoch, step)
+        mean_loss = total_loss / max(seen, 1)
+        _check_divergence(model, cfg, epoch, mean_loss, first_loss, previous_loss, clipped, steps)
+        previous_loss = mean_loss
         sched.step()
         val_acc = evaluate(model, val_split)
         rec = EpochRecord(
-            epoch, total_loss / seen, correct / seen, val_acc, time.perf_counter() - t0
+            epoch, mean_loss, correct / max(seen, 1), val_acc, time.perf_counter() - t0
         )
         result.history.append(rec)
         logger.info(
@@ -168,3 +220,34 @@ def train(
         model.load_state_dict(best_state)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _check_divergence(
+    model: nn.Module,
+    cfg: TrainConfig,
+    epoch: int,
+    mean_loss: float,
+    first_loss: float | None,
+    previous_loss: float | None,
+    clipped: int,
+    steps: int,
+) -> None:
+    """The end-of-epoch divergence rules of :func:`train`."""
+    for name, p in model.named_parameters():
+        if not bool(torch.isfinite(p).all()):
+            raise LossDiverged(f"weights became NaN or inf at epoch {epoch} ({name})")
+    if first_loss is None:
+        return
+    growth = cfg.max_loss_growth
+    if growth is not None and mean_loss > growth * max(first_loss, 1.0):
+        raise LossDiverged(
+            f"loss exploded at epoch {epoch}: mean {mean_loss:.4g}, over {growth:g}x the first "
+            f"step's {first_loss:.4g}"
+        )
+    fraction = cfg.max_clipped_fraction
+    reference = first_loss if previous_loss is None else previous_loss
+    if fraction is not None and steps and clipped > fraction * steps and mean_loss > reference:
+        raise GradientsExploded(
+            f"gradients exploded at epoch {epoch}: {clipped}/{steps} steps clipped (norm > "
+            f"{cfg.clip_grad_norm:g}) while the loss rose from {reference:.4g} to {mean_loss:.4g}"
+        )

@@ -7,7 +7,9 @@ agent's multi-objective early stopping can stop it, and returns a :class:`TrialO
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +52,94 @@ class TrialSettings:
     teacher_dir: str = "runs/teachers"  # the shared teacher cache (evolve.teachers)
     teacher_seed: int = 0  # one teacher per study seed, not per trial
     teacher_epochs: int = 20
+    #: ``--trial-memory-mb``: the resident memory a trial may add to its process (None: no cap).
+    memory_mb: float | None = None
+    #: Divergence rules (``TrainConfig``): an epoch with more than this fraction of its steps
+    #: clipped while the loss rose fails as "gradients exploded"...
+    max_clipped_fraction: float | None = 0.5
+    #: ...and one whose mean loss is over this many times the first step's fails as
+    #: "loss exploded".
+    max_loss_growth: float | None = 100.0
+
+
+class TrialMemoryExceeded(MemoryError):
+    """A trial grew its process's resident memory past ``--trial-memory-mb``."""
+
+
+#: The longest reason stored in a failed trial's ``error`` attribute.
+MAX_ERROR_CHARS = 500
+
+
+def one_line(e: BaseException) -> str:
+    """An exception as one line: its message's first line, or its type when it has none."""
+    lines = str(e).strip().splitlines()
+    text = lines[0].strip() if lines else type(e).__name__
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
+
+
+def failure_attrs(e: BaseException, arch: Mapping[str, Any]) -> dict[str, Any]:
+    """A failed trial's attributes: the one-line reason (``error``), the exception's class
+    (``error_type``) and the candidate (``arch``)."""
+    return {"error": one_line(e), "error_type": type(e).__name__, "arch": dict(arch)}
+
+
+def _proc_status_mb(key: str) -> float | None:
+    """A ``kB`` field of Linux's ``/proc/self/status`` (``VmRSS``, ``VmHWM``) in MB."""
+    try:
+        text = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def resident_mb() -> float | None:
+    """This process's resident memory (``VmRSS``) in MB; None where /proc is missing."""
+    return _proc_status_mb("VmRSS")
+
+
+def memory_cap_supported() -> bool:
+    """Whether :class:`MemoryGuard` can measure this process (Linux ``/proc``)."""
+    return _proc_status_mb("VmRSS") is not None
+
+
+class MemoryGuard:
+    """The resident memory one trial adds to this process, and its cap.
+
+    At the start it collects garbage (what the previous trial left) and reads the resident set
+    size (``VmRSS``); it also resets the kernel's peak (``VmHWM``, via ``/proc/self/clear_refs``)
+    when allowed. :meth:`check` compares the growth since the start with the cap: the current
+    RSS, or the peak when the peak rose during the trial (so a batch's short-lived activations
+    count even though the check runs between batches). It is a check, not a kernel limit: one
+    allocation larger than the machine can still end the process before a check runs.
+    """
+
+    def __init__(self, cap_mb: float | None) -> None:
+        self.cap_mb = cap_mb
+        gc.collect()
+        with contextlib.suppress(OSError):
+            Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM (Linux >= 4.0)
+        self.start_mb = _proc_status_mb("VmRSS") or 0.0
+        self._hwm0 = _proc_status_mb("VmHWM") or 0.0
+        self.peak_used_mb = 0.0
+
+    def used_mb(self) -> float:
+        """MB the trial added: current RSS, or the peak if it rose during the trial."""
+        rss = _proc_status_mb("VmRSS") or 0.0
+        hwm = _proc_status_mb("VmHWM") or 0.0
+        used = max(rss, hwm if hwm > self._hwm0 else rss) - self.start_mb
+        self.peak_used_mb = max(self.peak_used_mb, used)
+        return used
+
+    def check(self, where: str) -> None:
+        """Raise :class:`TrialMemoryExceeded` when the trial is over its cap."""
+        used = self.used_mb()
+        if self.cap_mb is not None and used > self.cap_mb:
+            raise TrialMemoryExceeded(
+                f"trial used {used:.0f} MB > --trial-memory-mb {self.cap_mb:g} ({where})"
+            )
 
 
 @dataclass
@@ -98,9 +188,12 @@ def evaluate_trial(
 
     Raises:
         snn_models.ConfigError / evolve.errors.UserError: the candidate cannot be built.
-        FloatingPointError: training diverged.
+        evolve.training.Diverged: training diverged (NaN or exploding loss, exploding
+            gradients; see :func:`evolve.training.train` and ``settings``).
+        TrialMemoryExceeded: the trial grew the process past ``settings.memory_mb``.
     """
     t0 = time.perf_counter()
+    memory = MemoryGuard(settings.memory_mb)
     net_dict, train_over = arch_to_specs(arch)
     continual = sorted(k for k in train_over if k in CL_KEYS)
     if continual:
@@ -111,6 +204,7 @@ def evaluate_trial(
     spec = snn_models.NetSpec.from_dict(net_dict)
     torch.manual_seed(settings.seed)
     model = snn_models.build(spec, data.input_shape, data.n_classes)
+    memory.check("after building the model")
     cfg = TrainConfig(
         epochs=int(train_over.get("epochs", settings.epochs)),
         batch_size=int(train_over.get("batch_size", settings.batch_size)),
@@ -118,7 +212,12 @@ def evaluate_trial(
         weight_decay=float(train_over.get("weight_decay", 0.0)),
         seed=settings.seed,
         progress=False,
+        max_clipped_fraction=settings.max_clipped_fraction,
+        max_loss_growth=settings.max_loss_growth,
     )
+
+    def step_check(epoch: int, step: int) -> None:
+        memory.check(f"epoch {epoch}, step {step}")
 
     selector = NeuronSelector(model)
     extra: dict[str, Any] = {}
@@ -127,7 +226,7 @@ def evaluate_trial(
         loss_fn, extra["teacher"] = _distiller(model, spec, train_over, data, settings)
         extra["teacher_energy_uj"] = extra["teacher"]["energy_uj"]
     if train_over.get("init") == "convert":
-        extra["init"] = _warm_start(model, net_dict, data, cfg)
+        extra["init"] = _warm_start(model, net_dict, data, cfg, step_check)
 
     def on_epoch(rec: EpochRecord) -> bool:
         if report is None and not selector.active:
@@ -147,8 +246,17 @@ def evaluate_trial(
             return False
         return report(rec.epoch, {"val_accuracy": rec.val_acc, "energy_uj": probe.energy_uj})
 
-    result = train(model, data.train, data.val, cfg, on_epoch=on_epoch, loss_fn=loss_fn)
+    result = train(
+        model,
+        data.train,
+        data.val,
+        cfg,
+        on_epoch=on_epoch,
+        loss_fn=loss_fn,
+        step_check=step_check,
+    )
     energy = _energy(model, data.val, settings.energy_profile)
+    memory.check("measuring energy")
     test_acc = evaluate(model, data.test)
     latency = _latency_ms(model, data.val)
     rates = energy.firing_rates
@@ -176,6 +284,7 @@ def evaluate_trial(
         "latency_ms": latency,
         "train_seconds": result.seconds,
         "wall_seconds": time.perf_counter() - t0,
+        "memory_mb": round(max(memory.peak_used_mb, memory.used_mb()), 1),
         **extra,
     }
     blocks = attention_blocks(model)
@@ -250,14 +359,20 @@ def _distiller(
 
 
 def _warm_start(
-    model: torch.nn.Module, net_dict: Mapping[str, Any], data: Dataset, cfg: TrainConfig
+    model: torch.nn.Module,
+    net_dict: Mapping[str, Any],
+    data: Dataset,
+    cfg: TrainConfig,
+    step_check: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """``init: convert``: train the candidate's ANN twin, convert it into the candidate."""
     t0 = time.perf_counter()
     twin = build_ann(net_dict, data.input_shape, data.n_classes)
     # the twin runs one step without spikes: training it well is cheap next to the SNN
     twin_cfg = dataclasses.replace(cfg, epochs=max(cfg.epochs, TWIN_MIN_EPOCHS), progress=False)
-    twin_result = train(twin, data.train, data.val, twin_cfg, description="ANN twin")
+    twin_result = train(
+        twin, data.train, data.val, twin_cfg, description="ANN twin", step_check=step_check
+    )
     calibration = [x for x, _ in Split(data.train.x[:1024], data.train.y[:1024]).batches(256)]
     load_converted(model, twin, calibration)  # type: ignore[arg-type]
     return {
