@@ -154,7 +154,7 @@ def read(path: Path, *, what: str = "model", fix: str = "re-export it") -> Check
         model.load_state_dict(blob["state_dict"])
     except (RuntimeError, KeyError, TypeError, ValueError) as e:
         raise UserError(
-            f"{path}: the weights do not fit the stored spec ({e}); the file is damaged"
+            f"{path}: the weights do not fit the stored spec ({_brief(e)}); the file is damaged"
         ) from None
     model.eval()
     return Checkpoint(
@@ -166,6 +166,13 @@ def read(path: Path, *, what: str = "model", fix: str = "re-export it") -> Check
         trial=int(blob["trial"]),
         path=path,
     )
+
+
+def _brief(e: Exception, limit: int = 200) -> str:
+    """An error's message on one line, cut to ``limit`` characters (torch lists every
+    mismatched tensor of a state dict on a line of its own)."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 __all__ = [

@@ -77,7 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:
         if not _is_bad_input(e):
             raise
-        print(f"evolve: error: {e}", file=sys.stderr)
+        # one line, whatever the message holds (a wrapped library error may span several)
+        message = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
+        print(f"evolve: error: {message or type(e).__name__}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("evolve: interrupted", file=sys.stderr)

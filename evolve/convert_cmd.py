@@ -69,6 +69,7 @@ def _load_ann(path: Path, data: Any) -> tuple[Any, dict[str, Any]]:
     import torch
 
     from snn_models.ann import build_ann
+    from snn_models.errors import ConfigError
 
     if not path.is_file():
         raise UserError(f"--ann: file {path} not found")
@@ -88,11 +89,23 @@ def _load_ann(path: Path, data: Any) -> tuple[Any, dict[str, Any]]:
                 f"--ann: {path} has no spec: expected ann.pt from evolve convert, "
                 f"or a teacher .pt with its .json beside it"
             )
-        spec, state = json.loads(meta_path.read_text())["spec"], blob
-    model = build_ann(spec, data.input_shape, data.n_classes)
+        try:
+            spec, state = json.loads(meta_path.read_text())["spec"], blob
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise UserError(
+                f"--ann: {meta_path}: no readable spec ({type(e).__name__}: {e}); "
+                "retrain the teacher (evolve teacher train --force)"
+            ) from None
+    try:
+        model = build_ann(spec, data.input_shape, data.n_classes)
+    except (ConfigError, KeyError, TypeError, ValueError) as e:
+        raise UserError(
+            f"--ann: {path}: its spec cannot be built on {data.name} ({e}); "
+            "retrain it (evolve convert without --ann)"
+        ) from None
     try:
         model.load_state_dict(state)
-    except (RuntimeError, KeyError, TypeError) as e:
+    except (RuntimeError, KeyError, TypeError, AttributeError) as e:
         first = str(e).strip().splitlines()[0]
         raise UserError(f"--ann: {path} does not fit its spec on {data.name} ({first})") from None
     return model, spec
@@ -113,6 +126,8 @@ def run(a: argparse.Namespace) -> int:
     steps = _timesteps(a.timesteps)
     if not 0 < a.percentile <= 100:
         raise UserError(f"--percentile must be in (0, 100], got {a.percentile}")
+    if a.epochs < 1:
+        raise UserError(f"--epochs must be >= 1, got {a.epochs}")
     data = load_dataset(a.data, seed=a.seed, data_dir=a.data_dir)
     if a.ann is not None:
         ann, spec = _load_ann(a.ann, data)

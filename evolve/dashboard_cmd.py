@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import yaml
-
 from evolve.errors import UserError
 
 DEFAULT_HOST = "127.0.0.1"
@@ -44,14 +42,9 @@ def storage_of(run: Path | None, storage: str | None) -> str:
     if storage is not None:
         return storage
     assert run is not None
-    cfg = run / "config.yaml"
-    if not cfg.is_file():
-        raise UserError(
-            f"{run} is not a search run folder (no config.yaml); list runs with `ls runs/`"
-        )
-    recorded = (yaml.safe_load(cfg.read_text()) or {}).get("storage")
-    if not isinstance(recorded, str):
-        raise UserError(f"{cfg} records no storage; pass --storage URL")
+    from evolve.runfolder import read_run_config
+
+    recorded: str = read_run_config(run)["storage"]
     return recorded
 
 
@@ -67,7 +60,9 @@ def run(a: argparse.Namespace) -> int:
             ".venv/bin/pip install -c constraints.txt -e '.[dashboard]'"
         ) from None
     from agents import open_storage
+    from evolve.runfolder import check_sqlite_storage
 
+    check_sqlite_storage(url, must_exist=True)  # SQLAlchemy would create a missing file
     storage = open_storage(url)
     print(f"optuna-dashboard on http://{a.host}:{a.port}/dashboard/ (Ctrl-C to stop)", flush=True)
     try:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -87,16 +89,22 @@ def _stratified_split(
     from sklearn.model_selection import train_test_split
 
     val_frac, test_frac = fractions
-    x_tr, x_rest, y_tr, y_rest = train_test_split(
-        x, y, test_size=val_frac + test_frac, stratify=y, random_state=seed
-    )
-    x_va, x_te, y_va, y_te = train_test_split(
-        x_rest,
-        y_rest,
-        test_size=test_frac / (val_frac + test_frac),
-        stratify=y_rest,
-        random_state=seed,
-    )
+    try:
+        x_tr, x_rest, y_tr, y_rest = train_test_split(
+            x, y, test_size=val_frac + test_frac, stratify=y, random_state=seed
+        )
+        x_va, x_te, y_va, y_te = train_test_split(
+            x_rest,
+            y_rest,
+            test_size=test_frac / (val_frac + test_frac),
+            stratify=y_rest,
+            random_state=seed,
+        )
+    except ValueError as e:  # too few samples of a class for a stratified split
+        raise DataError(
+            f"cannot split {len(y)} samples into train/validation/test stratified by class "
+            f"({' '.join(str(e).split())}); give more samples of each class"
+        ) from None
     return (x_tr, y_tr), (x_va, y_va), (x_te, y_te)
 
 
@@ -147,7 +155,7 @@ def read_idx(path: Path) -> np.ndarray:
                 raise DataError(f"{path}: unknown IDX element type 0x{dtype_code:02x}")
             dims = struct.unpack(">" + "I" * ndim, f.read(4 * ndim))
             data = np.frombuffer(f.read(), dtype=dtypes[dtype_code])
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, ValueError, struct.error, zlib.error) as e:
         raise DataError(f"{path}: cannot read ({e}); re-install the data package") from None
     expected = int(np.prod(dims))
     if data.size != expected:
@@ -318,18 +326,29 @@ def load_npz(path: Path, seed: int = 0) -> Dataset:
     Split 70/15/15, stratified, with ``seed``. Images should be ``[N, C, H, W]`` (or ``[N, H, W]``)
     for CNNs; anything else is flattened by an MLP.
     """
+    how = "save it with numpy.savez(path, x=..., y=...)"
     try:
-        with np.load(path, allow_pickle=False) as f:
+        f = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(f"{path}: cannot read as .npz ({e}); {how}") from None
+    if not isinstance(f, np.lib.npyio.NpzFile):  # one array saved under an .npz name
+        raise DataError(f"{path}: holds one array, not arrays 'x' and 'y'; {how}")
+    try:
+        with f:
             if "x" not in f or "y" not in f:
                 raise DataError(
                     f"{path}: needs arrays 'x' (samples) and 'y' (labels); found {', '.join(f.files)}"
                 )
             x, y = np.asarray(f["x"], dtype=np.float32), np.asarray(f["y"])
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError, TypeError, zipfile.BadZipFile) as e:
+        raise DataError(f"{path}: cannot read as .npz ({e}); {how}") from None
+    if x.ndim == 0 or y.ndim != 1 or x.shape[0] != y.shape[0]:
         raise DataError(
-            f"{path}: cannot read as .npz ({e}); save it with numpy.savez(path, x=..., y=...)"
-        ) from None
-    if x.shape[0] != y.shape[0] or y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+            f"{path}: 'y' must be one integer label per sample of 'x' (got x {x.shape}, y {y.shape} {y.dtype})"
+        )
+    if not np.isfinite(x).all():
+        raise DataError(f"{path}: 'x' holds NaN or infinite values; give finite features")
+    if not np.issubdtype(y.dtype, np.integer):
         raise DataError(
             f"{path}: 'y' must be one integer label per sample of 'x' (got x {x.shape}, y {y.shape} {y.dtype})"
         )
@@ -358,7 +377,14 @@ ALIASES = {
 
 def load_dataset(name: str, *, seed: int = 0, data_dir: Path | None = None) -> Dataset:
     """Load a data set by name (see :data:`DATASETS`), from an ``.npz`` file path, or from a
-    ``.csv``/``.parquet`` table of series."""
+    ``.csv``/``.parquet`` table of series.
+
+    Raises:
+        DataError: an unknown name, a missing or unreadable file, a seed outside 0..2**32-1
+            (what the splitters take).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise DataError(f"--seed must be a whole number in 0..{2**32 - 1}, got {seed!r}")
     name = ALIASES.get(name, name)
     if name in DATASETS:
         return DATASETS[name](seed=seed, data_dir=data_dir)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,9 +100,13 @@ def run(a: argparse.Namespace) -> int:
 
     settings = ECGSettings(epochs=a.epochs, quantile=a.quantile, seed=a.seed, timesteps=a.timesteps)
     settings.validate()  # before any folder is made
+    if not 0 <= a.seed < 2**32:
+        raise UserError(f"--seed must be a whole number in 0..{2**32 - 1}, got {a.seed}")
     if a.excerpt is not None and not a.excerpt.is_file():
         raise UserError(f"--excerpt {a.excerpt}: file not found; give a CSV with data,label")
-    excerpt = load_excerpt(a.excerpt)
+    with warnings.catch_warnings():  # numpy warns about an empty file; the error says it
+        warnings.simplefilter("ignore", UserWarning)
+        excerpt = load_excerpt(a.excerpt)
     run_dir = _run_dir(a.out)
     sink = configure_logging(run_dir, verbose=a.verbose)
     try:

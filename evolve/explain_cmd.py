@@ -95,15 +95,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def resolve_trial(run_dir: Path, trial: int | str) -> tuple[int, dict[str, Any]]:
     """The trial number ``trial`` means (``best``: the most accurate front trial) and the run
     config; refuses a trial the study lacks or one without a checkpoint."""
-    from agents import parse_objectives
     from evolve import checkpoints
     from evolve.export_cmd import choose_trial
     from evolve.results import pareto_summary
-    from evolve.show_cmd import load_run
+    from evolve.show_cmd import front_settings, load_run
 
     study, cfg = load_run(run_dir)
     if isinstance(trial, str) and trial.strip() == "best":
-        summary = pareto_summary(study, parse_objectives(cfg["objectives"]), cfg["reference_point"])
+        objectives, reference = front_settings(cfg, run_dir)
+        summary = pareto_summary(study, objectives, reference)
         number = choose_trial(summary["front"], "accuracy", None)
     else:
         try:
@@ -164,6 +164,7 @@ def _explain(
 ) -> dict[str, Any]:
     from evolve import checkpoints
     from evolve.datasets import load_dataset
+    from evolve.show_cmd import dataset_of
 
     if split not in SPLITS:
         raise UserError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
@@ -171,7 +172,7 @@ def _explain(
         raise UserError(f"--neurons must be at least 1, got {neurons}")
     number, cfg = resolve_trial(run_dir, trial)
     data = load_dataset(
-        cfg["dataset"],
+        dataset_of(cfg, run_dir),
         seed=int(cfg.get("seed", 0)),
         data_dir=Path(cfg["data_dir"]) if cfg.get("data_dir") else None,
     )

@@ -314,19 +314,18 @@ def run_dir_of(a: argparse.Namespace, command: str = "export") -> Path:
 
 def run(a: argparse.Namespace) -> int:
 
-    from agents import parse_objectives
     from evolve import checkpoints
     from evolve.datasets import load_dataset
     from evolve.results import pareto_summary
-    from evolve.show_cmd import load_run
+    from evolve.show_cmd import dataset_of, front_settings, load_run
     from evolve.training import evaluate
 
     formats = parse_formats(a.format)
     run_dir = run_dir_of(a)
     study, cfg = load_run(run_dir)
     if a.trial == "best":
-        objectives = parse_objectives(cfg["objectives"])
-        summary = pareto_summary(study, objectives, cfg["reference_point"])
+        objectives, reference = front_settings(cfg, run_dir)
+        summary = pareto_summary(study, objectives, reference)
         number = choose_trial(summary["front"], a.pick, a.max_energy)
     else:
         try:
@@ -340,14 +339,16 @@ def run(a: argparse.Namespace) -> int:
         )
     trial = trials[number]
     out = (a.out or run_dir / "exports" / f"trial_{number}").resolve()
+    if out.exists():  # before any work; new_folder checks again
+        raise UserError(f"{out} already exists; choose another --out or delete it")
+    ckpt = checkpoints.load(run_dir, number)  # a damaged file is refused before a folder is made
+    model = ckpt.model
+    data = load_dataset(
+        dataset_of(cfg, run_dir),
+        seed=int(cfg.get("seed", 0)),
+        data_dir=Path(cfg["data_dir"]) if cfg.get("data_dir") else None,
+    )
     with new_folder(out) as tmp:
-        ckpt = checkpoints.load(run_dir, number)
-        model = ckpt.model
-        data = load_dataset(
-            cfg["dataset"],
-            seed=int(cfg.get("seed", 0)),
-            data_dir=Path(cfg["data_dir"]) if cfg.get("data_dir") else None,
-        )
         x = data.test.x
         test_acc = evaluate(model, data.test)
         attrs = trial.user_attrs

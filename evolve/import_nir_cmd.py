@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 from evolve.errors import UserError
 from evolve.runfolder import new_folder
@@ -45,27 +48,45 @@ def run(a: argparse.Namespace) -> int:
     nir = import_extra("nir", "import-nir")
     if not a.graph.is_file():
         raise UserError(f"{a.graph}: no such file")
-    with new_folder(a.out.resolve()) as tmp:
-        try:
-            graph = nir.read(str(a.graph))
-        except Exception as e:  # h5py and nir raise many types for a damaged file
-            raise UserError(f"{a.graph}: not a readable NIR file ({type(e).__name__})") from None
-        model = from_nir(graph)
-        meta = dict(graph.metadata or {})
-        spec = model.spec.to_dict()
-        input_shape = [int(d) for d in meta.get("input_shape", [])]
-        if not input_shape:
-            raise UserError(f"{a.graph}: its metadata has no input_shape; cannot rebuild the input")
+    if a.out.exists():  # before reading anything; new_folder checks again
+        raise UserError(f"{a.out.resolve()} already exists; choose another --out or delete it")
+    try:
+        graph = nir.read(str(a.graph))
+    except Exception as e:  # h5py and nir raise many types for a damaged file
+        text = " ".join(str(e).split())
+        detail = f"{type(e).__name__}: {text[:160]}" if text else type(e).__name__
+        raise UserError(f"{a.graph}: not a readable NIR file ({detail})") from None
+    model = from_nir(graph)
+    meta = dict(graph.metadata or {})
+    spec = model.spec.to_dict()
+    try:
+        input_shape = [int(d) for d in np.asarray(meta.get("input_shape", [])).reshape(-1)]
+    except (TypeError, ValueError):
+        input_shape = []
+    if not input_shape or min(input_shape) < 1:
+        raise UserError(
+            f"{a.graph}: its metadata has no input_shape of positive sizes; cannot rebuild the input"
+        )
+    try:
         with torch.no_grad():
             n_classes = int(model(torch.zeros(1, *input_shape)).shape[1])
+    except RuntimeError:
+        raise UserError(
+            f"{a.graph}: its metadata input_shape {input_shape} does not fit the graph's input"
+        ) from None
+    try:
+        scale = float(meta.get("input_scale", 1.0))
+    except (TypeError, ValueError):
+        scale = math.nan
+    if not math.isfinite(scale):
+        raise UserError(f"{a.graph}: its metadata input_scale is not a finite number")
+    with new_folder(a.out.resolve()) as tmp:
         dataset = str(meta.get("dataset", "unknown"))
         checkpoints.write(tmp / "model.pt", model, spec, input_shape, n_classes, dataset)
         card = {
             "imported_from": str(a.graph.resolve()),
             "spec": spec,
-            "data": data_section(
-                dataset, input_shape, n_classes, float(meta.get("input_scale", 1.0))
-            ),
+            "data": data_section(dataset, input_shape, n_classes, scale),
             "timesteps": spec["timesteps"],
             "nir_metadata": {k: v for k, v in meta.items() if k != "spec"},
             "command": "evolve " + " ".join(sys.argv[1:]),

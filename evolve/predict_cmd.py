@@ -58,9 +58,13 @@ def load_export(folder: Path) -> tuple[Any, dict[str, Any]]:
         )
     try:
         card = json.loads(card_path.read_text())
-        tuple(int(d) for d in card["data"]["input_shape"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise UserError(f"{card_path}: not a readable model card ({e}); re-export") from None
+        shape = [int(d) for d in card["data"]["input_shape"]]
+        scale = float(card["data"]["preprocessing"]["input_scale"])
+        if not shape or min(shape) < 1 or not math.isfinite(scale):
+            raise ValueError(f"input_shape {shape}, input_scale {scale}")
+    except (ValueError, KeyError, TypeError, OSError) as e:
+        what = f"{type(e).__name__}: {e}" if isinstance(e, KeyError) else str(e)
+        raise UserError(f"{card_path}: not a readable model card ({what}); re-export") from None
     return checkpoints.read(weights).model, card
 
 
@@ -95,9 +99,44 @@ def read_samples(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     return x, labels
 
 
+def read_labels(path: Path) -> np.ndarray:
+    """True classes from a ``.npy`` file (``allow_pickle=False``)."""
+    if not path.is_file():
+        raise UserError(f"--labels {path}: no such file")
+    try:
+        labels = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise UserError(f"--labels {path}: cannot read it as .npy ({e})") from None
+    if not isinstance(labels, np.ndarray):
+        raise UserError(f"--labels {path}: holds several arrays; give one .npy array of classes")
+    return labels
+
+
+def _check_labels(labels: np.ndarray, where: str) -> np.ndarray:
+    """Labels as class indices, or a UserError naming where they came from."""
+    if labels.ndim != 1 or not (
+        np.issubdtype(labels.dtype, np.integer)
+        or (np.issubdtype(labels.dtype, np.floating) and np.all(np.mod(labels, 1) == 0))
+    ):
+        raise UserError(
+            f"{where}: labels must be one whole number (a class index) per sample, "
+            f"got {labels.dtype} of shape {labels.shape}"
+        )
+    return labels.astype(np.int64)
+
+
+def _check_output(path: Path) -> None:
+    if path.exists():
+        raise UserError(f"--output {path} already exists; choose another file or delete it")
+    if not path.parent.is_dir():
+        raise UserError(f"--output {path}: the folder {path.parent} does not exist; create it")
+
+
 def run(a: argparse.Namespace) -> int:
     import torch
 
+    if a.output is not None:
+        _check_output(a.output)
     model, card = load_export(a.model)
     x, labels = read_samples(a.input)
     shape = tuple(card["data"]["input_shape"])
@@ -112,9 +151,9 @@ def run(a: argparse.Namespace) -> int:
     scale = float(card["data"]["preprocessing"]["input_scale"])
     inputs = torch.from_numpy(x.reshape(len(x), *shape) * scale)
     if a.labels is not None:
-        labels = np.load(a.labels, allow_pickle=False) if a.labels.is_file() else None
-        if labels is None:
-            raise UserError(f"--labels {a.labels}: no such file")
+        labels = _check_labels(read_labels(a.labels), f"--labels {a.labels}")
+    elif labels is not None:
+        labels = _check_labels(labels, f"--input {a.input} column {LABEL_COLUMN!r}")
     if labels is not None and len(labels) != len(x):
         raise UserError(f"{len(labels)} labels for {len(x)} samples")
     scores = []

@@ -31,9 +31,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from agents import describe_storage
 from evolve.errors import UserError
 from evolve.runfolder import write_text
 
@@ -121,12 +118,10 @@ class Source:
 def _load_study(name: str, storage: str) -> optuna.Study:
     import optuna
 
-    from agents import AgentError, open_storage
+    from agents import AgentError, describe_storage, open_storage
+    from evolve.runfolder import check_sqlite_storage
 
-    if storage.startswith("sqlite:///"):
-        path = Path(storage.removeprefix("sqlite:///"))
-        if not path.is_file():  # SQLAlchemy would create an empty database there
-            raise UserError(f"--storage {storage}: no such database file {path}")
+    check_sqlite_storage(storage, must_exist=True)  # SQLAlchemy would create a missing file
     try:
         backend = open_storage(storage)
     except AgentError as e:
@@ -207,6 +202,7 @@ def open_source(a: argparse.Namespace) -> Source:
         UserError: neither or both of a run folder and --study, a folder that is not a run, a
             storage that cannot be opened or does not hold the study.
     """
+    from evolve.runfolder import read_run_config
     from evolve.show_cmd import load_run
 
     if (a.run is None) == (a.study is None):
@@ -229,7 +225,7 @@ def open_source(a: argparse.Namespace) -> Source:
                 f"{run_dir} is not a search run folder (no config.yaml); use --study NAME "
                 "--storage URL for a study without one"
             )
-        cfg = (yaml.safe_load((run_dir / "config.yaml").read_text()) or {}) if has_config else {}
+        cfg = read_run_config(run_dir) if has_config else {}
         study = _load_study(name, a.storage)
         storage = a.storage
         if not has_config:
@@ -651,6 +647,8 @@ def render(
     summary: Mapping[str, Any],
 ) -> str:
     """The page as one HTML string."""
+    from agents import describe_storage
+
     study, cfg, objectives = source.study, source.cfg, source.objectives
     trials = study.get_trials(deepcopy=False)
     by_number = {t.number: t for t in trials}

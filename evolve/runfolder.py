@@ -18,8 +18,21 @@ from loguru import logger
 
 
 def new_run_dir(root: Path, prefix: str) -> Path:
-    """Create ``root/<prefix>-<YYYYmmdd-HHMMSS>[-k]/`` (never reuses an existing folder)."""
-    root.mkdir(parents=True, exist_ok=True)
+    """Create ``root/<prefix>-<YYYYmmdd-HHMMSS>[-k]/`` (never reuses an existing folder).
+
+    Raises:
+        UserError: ``root`` is a file, or cannot be created.
+    """
+    from evolve.errors import UserError
+
+    if root.exists() and not root.is_dir():
+        raise UserError(f"--out {root} is a file; give a folder for the run folders")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(
+            f"--out {root}: cannot create it ({e.strerror}); give another folder"
+        ) from None
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for k in range(1000):
         path = root / (f"{prefix}-{stamp}" + (f"-{k}" if k else ""))
@@ -70,6 +83,116 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
+def read_yaml(path: Path, fix: str) -> Any:
+    """A YAML file, read with the safe loader; every way it can be unreadable is one
+    :class:`~evolve.errors.UserError` naming the file (and line) and ending with ``fix``.
+
+    Never builds Python objects from tags (``!!python/...`` is refused), and a file nested too
+    deeply for PyYAML's recursive composer, or holding a number too long for Python to read, is
+    refused rather than crashing.
+    """
+    from evolve.errors import UserError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file; {fix}") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a folder, not a YAML file; {fix}") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text ({e.reason}); {fix}") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read it ({e.strerror}); {fix}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        what = " ".join(str(e.problem or e.context or "invalid").split())
+        raise UserError(f"{where}: invalid YAML ({what}); {fix}") from None
+    except yaml.YAMLError as e:
+        raise UserError(f"{path}: invalid YAML ({' '.join(str(e).split())}); {fix}") from None
+    except RecursionError:
+        raise UserError(f"{path}: nested too deeply to read; {fix}") from None
+    except (ValueError, OverflowError):  # an int of more digits than Python converts
+        raise UserError(f"{path}: holds a number too long to read; {fix}") from None
+
+
+def read_run_config(run_dir: Path) -> dict[str, Any]:
+    """The ``config.yaml`` of a search run folder, as a mapping with a ``storage`` URL.
+
+    Raises:
+        UserError: no config.yaml (not a run folder), or one that is unreadable, not a mapping,
+            or records no storage.
+    """
+    from evolve.errors import UserError
+
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        raise UserError(
+            f"{run_dir} is not a search run folder (no config.yaml); list runs with `ls runs/`"
+        )
+    damaged = "the run folder is damaged; restore its config.yaml or start a new study"
+    cfg = read_yaml(path, damaged)
+    if not isinstance(cfg, dict):
+        raise UserError(f"{path}: expected a mapping of run settings; {damaged}")
+    if not isinstance(cfg.get("storage"), str) or not cfg["storage"]:
+        raise UserError(f"{path}: records no storage URL; {damaged}")
+    return cfg
+
+
+#: The first bytes of every SQLite 3 database file.
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_sqlite_storage(url: str, *, must_exist: bool) -> None:
+    """Refuse an ``sqlite:///`` storage that is not (or cannot become) an Optuna database,
+    before Optuna opens it: SQLAlchemy creates a missing file, and Optuna adds its tables to
+    any SQLite database it is given, so both would change files the user did not mean to.
+
+    Other URLs (journal files, PostgreSQL) pass unchecked: their backends say what is wrong.
+
+    Args:
+        url: the storage URL.
+        must_exist: refuse a file that does not exist (reading a study); a new search may
+            create it.
+
+    Raises:
+        UserError: a missing file (with ``must_exist``), a folder, a file that is not an SQLite
+            database, or one holding tables but none of Optuna's.
+    """
+    import sqlite3
+
+    from evolve.errors import UserError
+
+    if not url.startswith("sqlite:///"):
+        return
+    path = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+    if not path.exists():
+        if must_exist:
+            raise UserError(f"--storage {url}: no such database file {path}; check the path")
+        return
+    if not path.is_file():
+        raise UserError(f"--storage {url}: {path} is a folder; give a database file")
+    with path.open("rb") as f:
+        header = f.read(len(_SQLITE_HEADER))
+    if header == b"" and not must_exist:
+        return  # an empty file is an empty SQLite database
+    if header != _SQLITE_HEADER:
+        raise UserError(f"--storage {url}: {path} is not a database (not SQLite); check the path")
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.Error:
+        return  # e.g. a hot journal a read-only look cannot replay: Optuna's own open decides
+    if tables and "studies" not in tables:
+        shown = ", ".join(sorted(tables)[:3])
+        raise UserError(
+            f"--storage {url}: {path} is not an Optuna database (it holds {shown}); "
+            "give an Optuna study database or a new file"
+        )
+
+
 @contextlib.contextmanager
 def new_folder(out: Path, *, replace: bool = False) -> Iterator[Path]:
     """Build a new folder ``out`` whole or not at all.
@@ -86,7 +209,13 @@ def new_folder(out: Path, *, replace: bool = False) -> Iterator[Path]:
 
     if out.exists() and not replace:
         raise UserError(f"{out} already exists; choose another --out or delete it")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    made = [p for p in (out.parent, *out.parent.parents) if not p.exists()]
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(
+            f"{out}: cannot create its folder ({e.strerror}); choose another --out"
+        ) from None
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     umask = os.umask(0)
     os.umask(umask)
@@ -102,4 +231,7 @@ def new_folder(out: Path, *, replace: bool = False) -> Iterator[Path]:
             os.replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        for folder in made:  # the folders made for it, innermost first, if still empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise

@@ -6,12 +6,12 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from evolve.errors import UserError
 
 if TYPE_CHECKING:
     import optuna
+
+    from agents import Objective
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -31,24 +31,65 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def load_run(run_dir: Path) -> tuple[optuna.Study, dict[str, Any]]:
-    cfg_path = run_dir / "config.yaml"
-    if not cfg_path.exists():
-        raise UserError(
-            f"{run_dir} is not a search run folder (no config.yaml); list runs with `ls runs/`"
-        )
+    """The study of a search run folder and its ``config.yaml``.
+
+    Raises:
+        UserError: not a run folder, a damaged config.yaml, a storage that is missing, not an
+            Optuna database, or does not hold the study.
+    """
+    from evolve.runfolder import check_sqlite_storage, read_run_config
+
+    cfg = read_run_config(run_dir)
     import optuna
 
     from agents import open_storage
 
-    cfg = yaml.safe_load(cfg_path.read_text())
+    check_sqlite_storage(cfg["storage"], must_exist=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = open_storage(cfg["storage"])
     try:
-        study = optuna.load_study(study_name=run_dir.name, storage=open_storage(cfg["storage"]))
+        study = optuna.load_study(study_name=run_dir.name, storage=storage)
     except KeyError:
         raise UserError(
             f"{run_dir}: its storage {cfg['storage']} holds no study {run_dir.name!r}"
         ) from None
     return study, cfg
+
+
+def front_settings(
+    cfg: dict[str, Any], run_dir: Path
+) -> tuple[tuple[Objective, ...], dict[str, float]]:
+    """The objectives and the hypervolume reference point a run's config.yaml records.
+
+    Raises:
+        UserError: either is missing or unreadable (a damaged run folder).
+    """
+    from agents import parse_objectives
+
+    try:
+        objectives = parse_objectives(cfg["objectives"])
+        reference = {str(k): float(v) for k, v in dict(cfg["reference_point"]).items()}
+    except (KeyError, TypeError, ValueError) as e:  # AgentError is a ValueError
+        raise UserError(
+            f"{run_dir / 'config.yaml'}: no readable objectives and reference_point ({e}); "
+            "the run folder is damaged"
+        ) from None
+    return objectives, reference
+
+
+def dataset_of(cfg: dict[str, Any], run_dir: Path) -> str:
+    """The data set a search run's config.yaml names.
+
+    Raises:
+        UserError: none is named (a damaged folder, or a continual run: it records a scenario).
+    """
+    dataset = cfg.get("dataset")
+    if not isinstance(dataset, str) or not dataset:
+        raise UserError(
+            f"{run_dir / 'config.yaml'} names no data set (a continual run records a scenario "
+            "instead); this command reads search runs"
+        )
+    return dataset
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -103,10 +144,10 @@ def run(a: argparse.Namespace) -> int:
     if a.run is None and a.study is None:
         raise UserError("give a run folder (evolve show runs/NAME) or --study NAME")
     run_dir = a.run if a.run is not None else a.out / a.study
-    from agents import parse_objectives
     from evolve.results import pareto_summary
 
     study, cfg = load_run(run_dir)
-    summary = pareto_summary(study, parse_objectives(cfg["objectives"]), cfg["reference_point"])
+    objectives, reference = front_settings(cfg, run_dir)
+    summary = pareto_summary(study, objectives, reference)
     print(format_summary(summary))
     return 0

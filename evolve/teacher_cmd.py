@@ -65,6 +65,9 @@ def run_train(a: argparse.Namespace) -> int:
         )
     if a.epochs < 1:
         raise UserError("--epochs must be >= 1")
+    if a.width is not None and a.width < 1:
+        raise UserError(f"--width must be >= 1 (units, channels or dim), got {a.width}")
+    _check_cache(a.cache)
     logger.remove()
     logger.add(sys.stderr, level="INFO" if a.verbose else "WARNING")
     data = load_dataset(a.dataset, seed=a.seed, data_dir=a.data_dir)
@@ -82,9 +85,15 @@ def run_train(a: argparse.Namespace) -> int:
     return 0
 
 
+def _check_cache(cache: Path) -> None:
+    if cache.exists() and not cache.is_dir():
+        raise UserError(f"--cache {cache} is a file; give the cache folder (default runs/teachers)")
+
+
 def run_list(a: argparse.Namespace) -> int:
     from evolve.teachers import TeacherCache
 
+    _check_cache(a.cache)
     entries = TeacherCache(a.cache).entries()
     if not entries:
         print(f"no teachers cached in {a.cache} (evolve teacher train makes one)")

@@ -130,6 +130,14 @@ def _atomic_write(path: Path, write: Any) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _read_meta(path: Path) -> dict[str, Any]:
+    """A cache entry's metadata; ``ValueError`` unless it is a JSON object."""
+    meta = json.loads(path.read_text())
+    if not isinstance(meta, dict):
+        raise ValueError(f"expected a JSON object, got {type(meta).__name__}")
+    return meta
+
+
 class TeacherCache:
     """The folder of cached teachers (see the module docstring)."""
 
@@ -144,7 +152,7 @@ class TeacherCache:
         out = []
         for meta_path in sorted(self.root.glob("*.json")):
             try:
-                meta = json.loads(meta_path.read_text())
+                meta = _read_meta(meta_path)
                 meta["_problem"] = self._problem(meta_path.with_suffix(".pt"), meta)
             except (OSError, ValueError) as e:
                 meta = {"name": meta_path.stem, "_problem": f"unreadable metadata ({e})"}
@@ -169,7 +177,7 @@ class TeacherCache:
         if not meta_path.exists():
             return None, None, "not cached"
         try:
-            meta = json.loads(meta_path.read_text())
+            meta = _read_meta(meta_path)
         except (OSError, ValueError) as e:
             return None, None, f"unreadable metadata ({e})"
         problem = self._problem(weights, meta)

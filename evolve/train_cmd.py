@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -104,12 +105,9 @@ def _load_arch(arg: str) -> tuple[dict[str, Any], dict[str, Any]]:
         raise UserError(
             f"--arch: file {path} not found; give a YAML file or a preset ({', '.join(PRESETS)})"
         )
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise UserError(f"{where}: invalid YAML ({getattr(e, 'problem', e)})") from None
+    from evolve.runfolder import read_yaml
+
+    data = read_yaml(path, "fix the architecture file (kind, layers, ...)")
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping of architecture settings (kind, layers, ...)")
     train_over = data.pop("train", {}) or {}
@@ -120,7 +118,19 @@ def _load_arch(arg: str) -> tuple[dict[str, Any], dict[str, Any]]:
         raise UserError(
             f"{path}: train.{unknown[0]}: unknown key (allowed: {', '.join(TRAIN_KEYS)})"
         )
+    for key, value in train_over.items():
+        _check_train_value(path, key, value)
     return data, train_over
+
+
+def _check_train_value(path: Path, key: str, value: Any) -> None:
+    """A ``train:`` entry of an architecture file has the type its flag has."""
+    whole = key in ("epochs", "batch_size", "seed")
+    if isinstance(value, bool) or not isinstance(value, int if whole else int | float):
+        want = "a whole number" if whole else "a number"
+        raise UserError(f"{path}: train.{key}: expected {want}, got {value!r}")
+    if not whole and not math.isfinite(value):
+        raise UserError(f"{path}: train.{key}: expected a finite number, got {value!r}")
 
 
 def _per_layer(value: str, n: int, flag: str, cast: Callable[[str], Any]) -> list[Any]:

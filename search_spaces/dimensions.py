@@ -23,6 +23,7 @@ dimension (``("low",)``, ``("choices", 2)``, ``()`` for the dimension as a whole
 from __future__ import annotations
 
 import math
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -203,13 +204,18 @@ def _need_number(path: KeyPath, value: object, *, whole: bool) -> None:
     if ok and not isinstance(value, bool):
         if isinstance(value, float) and not math.isfinite(value):
             raise SchemaProblem(path, f"{show(value)} is not a finite number", "use a finite bound")
+        if not whole and isinstance(value, int) and abs(value) > sys.float_info.max:
+            raise SchemaProblem(
+                path, f"{path[-1]} has {len(str(abs(value)))} digits", "it must fit in a float"
+            )
         return
     want = "a whole number" if whole else "a number"
     if isinstance(value, float):
         hint = "int dimensions take whole numbers; use type: float for real values"
     elif isinstance(value, str) and "e" in value.lower() and _parses_as_float(value):
         mantissa, _, exponent = value.lower().partition("e")
-        fixed = (mantissa if "." in mantissa else f"{mantissa}.0") + f"e{exponent}"
+        sign = "" if exponent.startswith(("+", "-")) else "+"
+        fixed = (mantissa if "." in mantissa else f"{mantissa}.0") + f"e{sign}{exponent}"
         hint = f"YAML 1.1 reads {value} as text; write {fixed}"
     elif isinstance(value, str) and _parses_as_float(value):
         hint = "remove the quotes"
@@ -224,6 +230,21 @@ def _parses_as_float(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+#: Int bounds and steps lie within ±2**53: Optuna's samplers work in floats, which hold every
+#: whole number only up to there (and a larger bound is no sensible search dimension anyway).
+MAX_INT = 2**53
+
+
+def _need_ordinary_int(path: KeyPath, value: int) -> None:
+    if abs(value) > MAX_INT:
+        digits = len(str(abs(value)))
+        raise SchemaProblem(
+            path,
+            f"{path[-1]} has {digits} digits, beyond ±2**53",
+            f"int dimensions take whole numbers within ±{MAX_INT:,}",
+        )
 
 
 def _need_bool(path: KeyPath, value: object) -> None:
@@ -265,6 +286,8 @@ class IntDimension(Dimension):
         if not isinstance(self.step, int) or isinstance(self.step, bool):
             _need_number(("step",), self.step, whole=True)
         _need_bool(("log",), self.log)
+        for key in ("low", "high", "step"):
+            _need_ordinary_int((key,), getattr(self, key))
         _check_bounds(self, self.low, self.high, None if self.step == 1 else self.step)
         if (self.high - self.low) % self.step:
             below = self.low + (self.high - self.low) // self.step * self.step
@@ -341,6 +364,19 @@ class FloatDimension(Dimension):
         if self.step is not None:
             object.__setattr__(self, "step", float(self.step))
         _check_bounds(self, self.low, self.high, self.step)
+        if not math.isfinite(self.high - self.low):
+            raise SchemaProblem(
+                ("high",),
+                f"the range {show(self.low)}..{show(self.high)} is wider than a float holds",
+                "narrow the bounds",
+            )
+        if self.step is not None and not (self.high - self.low) / self.step <= MAX_INT:
+            raise SchemaProblem(
+                ("step",),
+                f"step {show(self.step)} cuts {show(self.low)}..{show(self.high)} into more "
+                "than 2**53 points",
+                "use a larger step, or drop it for a continuous range",
+            )
         if self.step is not None and (_decimal(self.high) - _decimal(self.low)) % _decimal(
             self.step
         ):
@@ -462,20 +498,22 @@ class CategoricalDimension(Dimension):
             )
         if not self.choices:
             raise SchemaProblem(("choices",), "choices is empty", "list at least one value")
+        first: dict[Value, int] = {}  # equal values hash alike (1 == 1.0 == True)
         for i, choice in enumerate(self.choices):
             check_scalar(("choices", i), choice)
-            for j, earlier in enumerate(self.choices[:i]):
-                if earlier == choice:
-                    equals = (
-                        f"already choices[{j}]"
-                        if same_value(earlier, choice)
-                        else f"equals choices[{j}] = {show(earlier)}"
-                    )
-                    raise SchemaProblem(
-                        ("choices", i),
-                        f"duplicate choice {show(choice)}",
-                        f"{equals}; Optuna cannot tell equal choices apart",
-                    )
+            j = first.setdefault(choice, i)
+            if j != i:
+                earlier = self.choices[j]
+                equals = (
+                    f"already choices[{j}]"
+                    if same_value(earlier, choice)
+                    else f"equals choices[{j}] = {show(earlier)}"
+                )
+                raise SchemaProblem(
+                    ("choices", i),
+                    f"duplicate choice {show(choice)}",
+                    f"{equals}; Optuna cannot tell equal choices apart",
+                )
         object.__setattr__(self, "choices", tuple(self.choices))
 
     def _auto_default(self) -> Value:

@@ -25,6 +25,12 @@ Dimension keys are described in :mod:`search_spaces.dimensions`. A ``when`` may 
 keys, earlier top-level params and, inside ``layers``, earlier params of the same layer. Names are
 identifiers, unique across the space, and carry their unit (``energy_budget_uj``). Write floats
 with a dot (``1.0e-3``): YAML 1.1 reads ``1e-3`` as text.
+
+Only plain YAML is read (the safe loader; a tag other than YAML's own, e.g. ``!!python/...``, is
+refused, never constructed), and hostile files are refused with a :class:`SpaceError` rather than
+crashing or hanging: nesting deeper than :data:`MAX_DEPTH`, a document expanding (through
+aliases) to more than :data:`MAX_VALUES` values, numbers too long to read, merge keys, and
+aliases that refer to themselves.
 """
 
 from __future__ import annotations
@@ -50,6 +56,16 @@ _TOP_KEYS = ("name", "description", "params", "layers", "fixed", "budget", "data
 _BUDGET_KEYS = ("trials", "epochs")
 _LAYER_KEYS = ("repeat", "params")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_COLLECTION_TAGS = {
+    yaml.MappingNode: "tag:yaml.org,2002:map",
+    yaml.SequenceNode: "tag:yaml.org,2002:seq",
+}
+#: A space is a few levels deep (params.NAME.when.PARAM[i]); deeper nesting is refused before
+#: PyYAML's recursive composer would run out of stack.
+MAX_DEPTH = 32
+#: Values the document may expand to (aliases included): a "billion laughs" file is refused
+#: before it is walked.
+MAX_VALUES = 100_000
 
 
 def load_space(name_or_path: str | os.PathLike[str]) -> SearchSpace:
@@ -184,9 +200,11 @@ class _Parser:
                 line, "<yaml>", f"unacceptable character #x{code:04x}", f"{e.reason}; remove it"
             ) from None
         try:
+            self._check_depth(text)
             node = loader.get_single_node()
             if node is None:
                 raise self.error(1, (), "the file is empty", "a space needs 'name' and 'params'")
+            self._check_size(node)
             self.root = self._tree(loader, node, node.start_mark.line + 1, (), set())
         except yaml.MarkedYAMLError as e:
             raise self._syntax_error(e) from None
@@ -196,6 +214,56 @@ class _Parser:
             return self._space(source, expect_name)
         except SchemaProblem as p:
             raise self.error(self._line(p.path), p.path, p.problem, p.hint) from None
+
+    def _check_depth(self, text: str) -> None:
+        """Refuses nesting deeper than :data:`MAX_DEPTH`, reading events (PyYAML's parser is
+        iterative; its composer, which builds the nodes, is recursive)."""
+        depth = 0
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    raise self.error(
+                        mark.line + 1 if mark is not None else 1,
+                        "<yaml>",
+                        f"nested more than {MAX_DEPTH} levels deep",
+                        "a space is a few levels deep: params, a dimension, its keys",
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+
+    def _check_size(self, root: yaml.Node) -> None:
+        """Refuses a document that expands (through aliases) to more than :data:`MAX_VALUES`
+        values; each distinct node is counted once, so this never walks the expansion."""
+        sizes: dict[int, int] = {}
+
+        def size(node: yaml.Node, stack: frozenset[int]) -> int:
+            if id(node) in sizes:
+                return sizes[id(node)]
+            if id(node) in stack:
+                return 1  # a self-reference: _tree names it
+            total = 1
+            if isinstance(node, yaml.MappingNode):
+                children = [n for pair in node.value for n in pair]
+            elif isinstance(node, yaml.SequenceNode):
+                children = list(node.value)
+            else:
+                children = []
+            for child in children:
+                total += size(child, stack | {id(node)})
+                if total > MAX_VALUES:
+                    break
+            sizes[id(node)] = total
+            return total
+
+        if size(root, frozenset()) > MAX_VALUES:
+            raise self.error(
+                root.start_mark.line + 1,
+                "<yaml>",
+                f"the document expands to more than {MAX_VALUES:,} values",
+                "shorten long lists and chains of '*' aliases",
+            )
 
     def _syntax_error(self, e: yaml.MarkedYAMLError) -> SpaceError:
         mark = e.problem_mark or e.context_mark
@@ -219,6 +287,14 @@ class _Parser:
         if id(node) in stack:
             raise self.error(line, path, "an alias refers to itself", "YAML here must be a tree")
         stack = stack | {id(node)}
+        for kind, tag in _COLLECTION_TAGS.items():
+            if isinstance(node, kind) and node.tag != tag:
+                raise self.error(
+                    line,
+                    path,
+                    f"the tag {node.tag.replace('tag:yaml.org,2002:', '!!')!r} is not allowed",
+                    "remove the tag; space files hold plain YAML values",
+                )
         if isinstance(node, yaml.MappingNode):
             entries: dict[str, _Node] = {}
             for key_node, value_node in node.value:
@@ -266,6 +342,16 @@ class _Parser:
             problem = e.problem or "cannot read this value"
             hint = "remove the tag; space files hold plain YAML values"
             raise self.error(node.start_mark.line + 1, path, problem, hint) from None
+        except Exception:  # an int of more digits than Python reads, `!!float ''`, ...
+            shown = repr(node.value) if isinstance(node.value, str) else str(node.value)
+            shown = shown if len(shown) <= 20 else f"{shown[:12]}... ({len(shown)} characters)"
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise self.error(
+                node.start_mark.line + 1,
+                path,
+                f"cannot read the value {shown} as {tag}",
+                "write a plain number of ordinary size, text or bool",
+            ) from None
 
     def _line(self, path: KeyPath) -> int:
         """The line of the deepest node along ``path`` (a missing key: its parent's line)."""

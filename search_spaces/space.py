@@ -23,6 +23,9 @@ from search_spaces.suggesters import Suggester
 __all__ = ["SearchSpace"]
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+#: The most layers ``repeat`` may ask for: every sample names each layer's params, so an absurd
+#: count would hang sampling rather than fail.
+MAX_LAYERS = 1000
 
 
 class _Mismatch(Exception):
@@ -319,15 +322,20 @@ class SearchSpace:
             raise SchemaProblem(
                 where, f"expected a param name or a whole number, got {repeat!r}", rule
             )
+        too_many = f"at most {MAX_LAYERS} layers"
         if isinstance(repeat, int):
             if repeat < 0:
                 raise SchemaProblem(where, f"repeat must be >= 0, got {repeat}", "it counts layers")
+            if repeat > MAX_LAYERS:
+                raise SchemaProblem(where, f"repeat {repeat} is too many layers", too_many)
             return
         top = {d.name: d for d in self.params}
         if repeat in self.fixed:
             value = self.fixed[repeat]
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise SchemaProblem(where, f"{repeat!r} is fixed to {show(value)}", rule)
+            if value > MAX_LAYERS:
+                raise SchemaProblem(where, f"{repeat!r} is fixed to {value} layers", too_many)
             return
         if repeat not in top:
             ints = [d.name for d in self.params if isinstance(d, IntDimension)]
@@ -343,6 +351,10 @@ class SearchSpace:
         if dim.low < 0:
             raise SchemaProblem(
                 where, f"{repeat!r} can be negative: low is {dim.low}", "repeat needs low >= 0"
+            )
+        if dim.high > MAX_LAYERS:
+            raise SchemaProblem(
+                where, f"{repeat!r} can be {dim.high} layers", f"{too_many}; lower its high"
             )
         if dim.when:
             raise SchemaProblem(

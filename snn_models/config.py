@@ -43,6 +43,8 @@ TRANSFORMER_LAYER_FIELDS = ("attention",)
 
 def _unknown_keys(given: Mapping[str, Any], allowed: list[str], where: str) -> None:
     for key in given:
+        if not isinstance(key, str):
+            raise ConfigError(f"{where}{key!r}: keys must be text (allowed: {', '.join(allowed)})")
         if key not in allowed:
             close = difflib.get_close_matches(key, allowed, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(allowed)}"
@@ -103,7 +105,7 @@ class LayerSpec:
             _check_type(self.width, (int,), f"{where}.width")
             if self.width < 1:
                 raise ConfigError(f"{where}.width: must be >= 1, got {self.width}")
-        if self.neuron not in NEURONS:
+        if not isinstance(self.neuron, str) or self.neuron not in NEURONS:
             raise ConfigError(
                 f"{where}.neuron: unknown neuron type {self.neuron!r}; choose one of {', '.join(NEURONS)}"
             )
@@ -115,6 +117,8 @@ class LayerSpec:
             _check_type(self.decay, (int, float), f"{where}.decay")
             if not 0 <= self.decay <= 1:
                 raise ConfigError(f"{where}.decay: must be in [0, 1], got {self.decay}")
+        for key in ("learn_threshold", "learn_decay", "pool"):
+            _check_type(getattr(self, key), (bool,), f"{where}.{key}")
         _check_type(self.kernel, (int,), f"{where}.kernel")
         if self.kernel < 1:
             raise ConfigError(f"{where}.kernel: must be >= 1, got {self.kernel}")
@@ -216,7 +220,7 @@ class NetSpec:
         return spec
 
     def validate(self) -> None:
-        if self.kind not in KINDS:
+        if not isinstance(self.kind, str) or self.kind not in KINDS:
             raise ConfigError(
                 f"kind: unknown network kind {self.kind!r}; choose one of {', '.join(KINDS)}"
             )
@@ -228,12 +232,22 @@ class NetSpec:
             raise ConfigError(f"timesteps: must be a positive integer, got {self.timesteps!r}")
         for key, table in (("encoder", ENCODERS), ("readout", READOUTS), ("surrogate", SURROGATES)):
             value = getattr(self, key)
-            if value not in table:
+            if not isinstance(value, str) or value not in table:
                 raise ConfigError(
                     f"{key}: unknown {key} {value!r}; choose one of {', '.join(table)}"
                 )
+        _check_type(self.dropout, (int, float), "dropout")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout: must be in [0, 1), got {self.dropout}")
+        _check_type(self.soft_reset, (bool,), "soft_reset")
+        if self.batchnorm is not None:
+            _check_type(self.batchnorm, (bool,), "batchnorm")
+        if self.surrogate_alpha is not None:
+            _check_type(self.surrogate_alpha, (int, float), "surrogate_alpha")
+            if not 0 < self.surrogate_alpha < float("inf"):
+                raise ConfigError(
+                    f"surrogate_alpha: must be a finite number > 0, got {self.surrogate_alpha}"
+                )
         for i, layer in enumerate(self.layers):
             layer.validate(f"layers[{i}]")
         if self.kind == "transformer":

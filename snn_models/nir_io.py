@@ -43,6 +43,8 @@ from snn_models.neurons.base import BaseNeuron
 from snn_models.readouts import MeanMembrane, SpikeCount
 
 DT = 1.0
+#: The most time steps an imported graph may ask for (a hostile file could ask for 10**12).
+MAX_TIMESTEPS = 100_000
 
 
 class NIRUnsupported(ConfigError):
@@ -198,12 +200,37 @@ def from_nir(graph: Any) -> SpikingNet:
     Raises:
         ConfigError: a graph that is not such a chain (e.g. a CNN, branches, another neuron).
     """
+    try:
+        return _from_nir(graph)
+    except ConfigError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
+        # a graph of the right node types whose contents do not fit together
+        text = " ".join(str(e).split())
+        raise ConfigError(
+            f"from_nir: the graph is malformed ({type(e).__name__}: {text[:160]})"
+        ) from None
+
+
+def _from_nir(graph: Any) -> SpikingNet:
     import nir
 
     from snn_models.architectures import build
 
     meta = dict(graph.metadata or {})
-    dt = float(meta.get("dt", DT))
+    dt = _positive(meta.get("dt", DT), "metadata dt")
+    timesteps = meta.get("timesteps", 4)
+    if isinstance(timesteps, np.ndarray) and timesteps.size == 1:
+        timesteps = timesteps.item()
+    if (
+        isinstance(timesteps, bool)
+        or not isinstance(timesteps, int | np.integer)
+        or not 1 <= timesteps <= MAX_TIMESTEPS
+    ):
+        raise ConfigError(
+            f"from_nir: metadata timesteps must be a whole number in 1..{MAX_TIMESTEPS}, "
+            f"got {timesteps!r}"
+        )
     order = _chain(graph)
     nodes = [graph.nodes[n] for n in order]
     if not isinstance(nodes[0], nir.Input) or not isinstance(nodes[-1], nir.Output):
@@ -223,13 +250,28 @@ def from_nir(graph: Any) -> SpikingNet:
             "from_nir reads MLP chains (Flatten, then Affine/Linear and LIF/IF alternating, "
             "ending with Affine/Linear)"
         )
+    fan_in = int(np.prod(input_shape))
+    for i, syn in enumerate(synapses):
+        weight = np.asarray(syn.weight)
+        if weight.ndim != 2 or weight.shape[1] != fan_in:
+            raise ConfigError(
+                f"from_nir: synapse {i} has weights of shape {tuple(weight.shape)}, but "
+                f"{fan_in} inputs reach it; the graph's layers do not fit together"
+            )
+        bias = getattr(syn, "bias", None)
+        if bias is not None and np.asarray(bias).shape != (weight.shape[0],):
+            raise ConfigError(
+                f"from_nir: synapse {i} has a bias of shape {np.asarray(bias).shape} for "
+                f"{weight.shape[0]} outputs"
+            )
+        fan_in = int(weight.shape[0])
     layers = []
     for syn, neu in zip(synapses, neurons, strict=False):
         width = int(np.asarray(syn.weight).shape[0])
         thr = _one(neu.v_threshold, "v_threshold")
         reset = _one(neu.v_reset, "v_reset")
         if isinstance(neu, nir.LIF):
-            tau = _one(neu.tau, "tau")
+            tau = _positive(_one(neu.tau, "tau"), "LIF tau")
             if not np.isclose(_one(neu.r, "r"), tau / dt) or _one(neu.v_leak, "v_leak") != 0:
                 raise ConfigError("from_nir: LIF with r != tau/dt or v_leak != 0 is not ours")
             layers.append(
@@ -251,7 +293,7 @@ def from_nir(graph: Any) -> SpikingNet:
     spec = NetSpec.from_dict(
         {
             "kind": "mlp",
-            "timesteps": int(meta.get("timesteps", 4)),
+            "timesteps": int(timesteps),
             "encoder": "direct",
             "readout": str(meta.get("readout", "membrane")),
             "batchnorm": False,
@@ -288,6 +330,17 @@ def from_nir(graph: Any) -> SpikingNet:
     return model.eval()
 
 
+def _positive(value: Any, what: str) -> float:
+    """``value`` as a finite float > 0, or a ConfigError naming ``what``."""
+    try:
+        number = float(np.asarray(value, dtype=np.float64).reshape(-1)[0])
+    except (TypeError, ValueError, IndexError):
+        raise ConfigError(f"from_nir: {what} must be a number, got {value!r}") from None
+    if not (np.isfinite(number) and number > 0):
+        raise ConfigError(f"from_nir: {what} must be finite and > 0, got {number}")
+    return number
+
+
 def _one(values: Any, what: str) -> float:
     arr = np.asarray(values, dtype=np.float64)
     if arr.size == 0 or not np.all(arr == arr.flat[0]):
@@ -307,6 +360,10 @@ def _chain(graph: Any) -> list[str]:
         following = nexts[order[-1]]
         if len(following) != 1:
             raise ConfigError(f"from_nir: node {order[-1]!r} branches; only chains are read")
+        if following[0] in order:
+            raise ConfigError(
+                f"from_nir: the graph loops back to {following[0]!r}; only chains are read"
+            )
         order.append(following[0])
     return order
 

@@ -12,6 +12,12 @@ from search_spaces import RandomSuggester, list_spaces, load_space
 from snn_models import NetSpec, build, measure_energy
 
 SPACES = sorted(list_spaces())
+#: the input each space is made for: series for the temporal space, digits images otherwise
+SHAPES = {"temporal": ((1, 150), 2)}
+
+
+def _shape(name: str) -> tuple[tuple[int, ...], int]:
+    return SHAPES.get(name, ((1, 8, 8), 10))
 
 
 def test_the_library_is_not_empty() -> None:
@@ -22,14 +28,15 @@ def test_the_library_is_not_empty() -> None:
 def test_samples_build_run_and_cost_finite_energy(name: str) -> None:
     space = load_space(name)
     suggester = RandomSuggester(seed=0)
-    x = torch.rand(4, 1, 8, 8)
+    shape, classes = _shape(name)
+    x = torch.rand(4, *shape)
     for _ in range(20):
         arch = space.sample(suggester)
         assert space.contains(arch)
         net, train = arch_to_specs(arch)
-        model = build(NetSpec.from_dict(net), (1, 8, 8), 10)
+        model = build(NetSpec.from_dict(net), shape, classes)
         out = model(x)
-        assert out.shape == (4, 10) and bool(torch.isfinite(out).all())
+        assert out.shape == (4, classes) and bool(torch.isfinite(out).all())
         report = measure_energy(model, [x])
         assert math.isfinite(report.energy_uj) and report.energy_uj > 0
         assert all(0 <= r <= 1 for r in report.firing_rates.values())
@@ -42,4 +49,4 @@ def test_default_is_inside_and_buildable(name: str) -> None:
     arch = space.default()
     assert space.contains(arch)
     net, _ = arch_to_specs(arch)
-    build(NetSpec.from_dict(net), (1, 8, 8), 10)
+    build(NetSpec.from_dict(net), *_shape(name))

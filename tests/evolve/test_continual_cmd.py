@@ -54,7 +54,7 @@ def test_continual_search_then_continue_a_front_trial(tmp_path: Path) -> None:
     assert {"cl_acc", "forgetting", "energy_uj"} <= set(df.columns)
 
     # continue a front trial's saved model on a domain-incremental stream
-    n = front[0]
+    n = pareto["front"][0]["trial"]  # the most accurate (the front is sorted by cl_acc)
     cont = evolve(
         "continual",
         "--study",
@@ -78,7 +78,8 @@ def test_continual_search_then_continue_a_front_trial(tmp_path: Path) -> None:
     assert record["acc"] == pytest.approx(m.acc) and record["bwt"] == pytest.approx(m.bwt)
     assert record["settings"]["buffer_size"] == 40 and record["source"].startswith("weights")
     # it starts from the trained weights: perm0 is the plain data the trial already learned
-    assert record["R"][0][0] > 0.5
+    # chance is 0.1; the same architecture rebuilt from scratch (--retrain) scored 0.1 here
+    assert record["R"][0][0] > 0.25
     study = optuna.load_study(study_name="c", storage=f"sqlite:///{run_dir / 'study.db'}")
     noted = study.user_attrs[f"continual.trial_{n}"]
     assert len(noted) == 1 and noted[0]["R"] == record["R"]
