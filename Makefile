@@ -9,7 +9,7 @@ PIN    := -c constraints.txt
 STAMP  := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv test test-slow lint format bench bench-engine bench-attention bench-search bench-bif bench-sdsa bench-timesteps bench-snn-ann bench-continual bench-ray bench-ucr bench-ecg search train clean help
+.PHONY: venv test test-slow lint format bench bench-engine bench-attention bench-search bench-bif bench-sdsa bench-timesteps bench-snn-ann bench-continual bench-ray bench-ucr bench-ecg bench-long-run search train clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -73,6 +73,9 @@ bench-ucr: venv  ## temporal SNN (searched) vs its ANN twin on GunPoint, ItalyPo
 
 bench-ecg: venv  ## ECG anomaly detection (MIT-BIH): detection rate, false positives, energy per beat, 3 seeds
 	$(BIN)/python benchmarks/ecg.py --out runs/bench/ecg.json
+
+bench-long-run: venv  ## 300 trials through the real search loop: resident memory and time per trial (~4 min)
+	$(BIN)/python benchmarks/long_run.py --trials 300 --out runs/bench/long_run.json
 
 bench-ray: venv  ## Ray backend: trials/min with 1 vs 2 workers, per-trial overhead (~5 min)
 	$(BIN)/python benchmarks/ray_scaling.py --out runs/bench/ray_scaling.json

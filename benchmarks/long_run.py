@@ -29,7 +29,7 @@ from _common import table, write_json
 from agents import OptunaAgent, Proposal, parse_objectives
 from evolve.arch import arch_to_specs
 from evolve.search_cmd import run_loop
-from evolve.trial import ReportFn, TrialOutcome
+from evolve.trial import ReportFn, TrialOutcome, resident_mb
 from search_spaces import load_space
 from snn_models import NetSpec, build, measure_energy
 from snn_models.neurons.base import BaseNeuron
@@ -54,11 +54,11 @@ TARGET_MB = 50.0
 
 
 def rss_mb() -> float:
-    """This process's resident set size (Linux ``/proc/self/status`` VmRSS), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status (Linux only)")
+    """This process's resident set size in MB (Linux only)."""
+    mb = resident_mb()
+    if mb is None:
+        raise RuntimeError("no VmRSS in /proc/self/status (Linux only)")
+    return mb
 
 
 def made_up_accuracy(arch: Mapping[str, Any]) -> float:

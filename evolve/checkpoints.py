@@ -14,9 +14,7 @@ checkpoint under the final name.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +24,7 @@ import torch
 from torch import nn
 
 from evolve.errors import UserError
+from evolve.runfolder import atomic_file
 
 FORMAT = 1
 FOLDER = "checkpoints"
@@ -56,14 +55,7 @@ def write(
         "dataset": str(dataset),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(blob, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_file(path, lambda tmp: torch.save(blob, tmp))
     return path
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ from typing import Any
 import optuna
 
 from agents import Objective, dominates, hypervolume, pareto_front
-from evolve.runfolder import write_json
+from evolve.runfolder import atomic_file, write_json
 
 FEASIBLE_ATTR = "constraint_values"
 
@@ -118,14 +116,7 @@ def write_trials_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
     import pandas as pd
 
     df = pd.DataFrame(rows)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_file(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
 def write_results(

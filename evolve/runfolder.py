@@ -9,7 +9,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,34 +53,44 @@ def configure_logging(run_dir: Path, *, verbose: bool = False) -> int:
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically (a crash never leaves half a file)."""
-    _atomic_write(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
 def write_yaml(path: Path, data: Any) -> None:
     """Write YAML atomically."""
-    _atomic_write(path, yaml.safe_dump(data, sort_keys=False))
+    write_text(path, yaml.safe_dump(data, sort_keys=False))
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write a text file atomically, readable as any new file is (the umask decides; mkstemp
-    alone would leave it 0600)."""
-    _atomic_write(path, text)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def atomic_file(path: Path, write: Callable[[Path], object]) -> None:
+    """Create ``path`` whole or not at all: ``write(tmp)`` writes a temporary file beside it,
+    which then replaces ``path`` in one step (a crash leaves the old file or the new one, never
+    half of one). The file gets the mode any new file gets (the umask decides; ``mkstemp`` alone
+    would leave it 0600)."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
     try:
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        tmp.chmod(0o666 & ~umask)
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a text file atomically (:func:`atomic_file`), synced to disk before it replaces
+    the old one."""
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_file(path, write)
 
 
 def read_yaml(path: Path, fix: str) -> Any:

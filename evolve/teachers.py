@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import time
 import weakref
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from loguru import logger
 
 from evolve.datasets import Dataset
 from evolve.errors import UserError
+from evolve.runfolder import atomic_file
 from evolve.training import TrainConfig, evaluate, train
 from snn_models.ann import build_ann
 from snn_models.energy import measure_energy
@@ -119,15 +119,6 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
@@ -236,7 +227,7 @@ class TeacherCache:
         energy = measure_energy(model, (x for x, _ in data.val.batches(256)))
         self.root.mkdir(parents=True, exist_ok=True)
         weights, meta_path = self.paths(key)
-        _atomic_write(weights, lambda p: torch.save(model.state_dict(), p))
+        atomic_file(weights, lambda p: torch.save(model.state_dict(), p))
         meta = {
             "name": key.name,
             "format_version": FORMAT_VERSION,
@@ -254,7 +245,7 @@ class TeacherCache:
             "sha256": _sha256(weights),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
-        _atomic_write(meta_path, lambda p: p.write_text(json.dumps(meta, indent=2)))
+        atomic_file(meta_path, lambda p: p.write_text(json.dumps(meta, indent=2)))
         TRAINED[key.name] = TRAINED.get(key.name, 0) + 1
         logger.info(
             "teacher {}: val {:.4f} test {:.4f} in {:.1f}s, cached in {}",

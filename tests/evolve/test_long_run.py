@@ -38,7 +38,7 @@ from agents import OptunaAgent, Proposal, parse_objectives
 from evolve import checkpoints
 from evolve.arch import arch_to_specs
 from evolve.search_cmd import run_loop
-from evolve.trial import ReportFn, TrialOutcome
+from evolve.trial import ReportFn, TrialOutcome, resident_mb
 from search_spaces import load_space
 from snn_models import NetSpec, build, measure_energy
 from snn_models.neurons.base import BaseNeuron
@@ -64,11 +64,11 @@ layers:
 
 
 def rss_mb() -> float:
-    """This process's resident set size (Linux ``/proc/self/status`` VmRSS), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS in /proc/self/status")
+    """This process's resident set size in MB (Linux only)."""
+    mb = resident_mb()
+    if mb is None:
+        raise RuntimeError("no VmRSS in /proc/self/status (Linux only)")
+    return mb
 
 
 def _hooks(model: nn.Module) -> int:
