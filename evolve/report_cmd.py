@@ -115,28 +115,6 @@ class Source:
     storage: str
 
 
-def _load_study(name: str, storage: str) -> optuna.Study:
-    import optuna
-
-    from agents import AgentError, describe_storage, open_storage
-    from evolve.runfolder import check_sqlite_storage
-
-    check_sqlite_storage(storage, must_exist=True)  # SQLAlchemy would create a missing file
-    try:
-        backend = open_storage(storage)
-    except AgentError as e:
-        raise UserError(str(e)) from None
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        return optuna.load_study(study_name=name, storage=backend)
-    except KeyError:
-        names = optuna.get_all_study_names(backend)
-        raise UserError(
-            f"storage {describe_storage(storage)} holds no study {name!r}; it holds: "
-            f"{', '.join(names) or 'none'}"
-        ) from None
-
-
 def _objectives(study: optuna.Study, cfg: Mapping[str, Any]) -> tuple[Objective, ...]:
     from agents import AgentError, Objective, parse_objectives
 
@@ -203,7 +181,7 @@ def open_source(a: argparse.Namespace) -> Source:
             storage that cannot be opened or does not hold the study.
     """
     from evolve.runfolder import read_run_config
-    from evolve.show_cmd import load_run
+    from evolve.show_cmd import load_run, open_study
 
     if (a.run is None) == (a.study is None):
         raise UserError("give a run folder (evolve report runs/<study>) or --study NAME")
@@ -226,7 +204,7 @@ def open_source(a: argparse.Namespace) -> Source:
                 "--storage URL for a study without one"
             )
         cfg = read_run_config(run_dir) if has_config else {}
-        study = _load_study(name, a.storage)
+        study = open_study(name, a.storage)
         storage = a.storage
         if not has_config:
             run_dir = None

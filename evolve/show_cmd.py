@@ -37,23 +37,39 @@ def load_run(run_dir: Path) -> tuple[optuna.Study, dict[str, Any]]:
         UserError: not a run folder, a damaged config.yaml, a storage that is missing, not an
             Optuna database, or does not hold the study.
     """
-    from evolve.runfolder import check_sqlite_storage, read_run_config
+    from evolve.runfolder import read_run_config
 
     cfg = read_run_config(run_dir)
+    return open_study(run_dir.name, cfg["storage"]), cfg
+
+
+def open_study(name: str, storage: str) -> optuna.Study:
+    """Study ``name`` in ``storage``, which must already exist (a missing SQLite file is not
+    created, a non-Optuna one not modified).
+
+    Raises:
+        UserError: the storage is missing, not an Optuna database, cannot be opened, or does
+            not hold the study (the message lists the studies it holds).
+    """
     import optuna
 
-    from agents import open_storage
+    from agents import AgentError, describe_storage, open_storage
+    from evolve.runfolder import check_sqlite_storage
 
-    check_sqlite_storage(cfg["storage"], must_exist=True)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = open_storage(cfg["storage"])
+    check_sqlite_storage(storage, must_exist=True)  # SQLAlchemy would create a missing file
     try:
-        study = optuna.load_study(study_name=run_dir.name, storage=storage)
+        backend = open_storage(storage)
+    except AgentError as e:
+        raise UserError(str(e)) from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return optuna.load_study(study_name=name, storage=backend)
     except KeyError:
+        names = optuna.get_all_study_names(backend)
         raise UserError(
-            f"{run_dir}: its storage {cfg['storage']} holds no study {run_dir.name!r}"
+            f"storage {describe_storage(storage)} holds no study {name!r}; it holds: "
+            f"{', '.join(names) or 'none'}"
         ) from None
-    return study, cfg
 
 
 def front_settings(

@@ -83,63 +83,79 @@ def failure_attrs(e: BaseException, arch: Mapping[str, Any]) -> dict[str, Any]:
     return {"error": one_line(e), "error_type": type(e).__name__, "arch": dict(arch)}
 
 
-def _proc_status_mb(key: str) -> float | None:
-    """A ``kB`` field of Linux's ``/proc/self/status`` (``VmRSS``, ``VmHWM``) in MB."""
+def _proc_status_mb(*keys: str) -> dict[str, float]:
+    """``kB`` fields of Linux's ``/proc/self/status`` (``VmRSS``, ``VmHWM``) in MB, read in one
+    go; empty where ``/proc`` is missing."""
     try:
         text = Path("/proc/self/status").read_text()
     except OSError:
-        return None
+        return {}
+    out = {}
     for line in text.splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) / 1024
-    return None
+        key, _, rest = line.partition(":")
+        if key in keys:
+            out[key] = int(rest.split()[0]) / 1024
+    return out
 
 
 def resident_mb() -> float | None:
     """This process's resident memory (``VmRSS``) in MB; None where /proc is missing."""
-    return _proc_status_mb("VmRSS")
+    return _proc_status_mb("VmRSS").get("VmRSS")
 
 
 def memory_cap_supported() -> bool:
     """Whether :class:`MemoryGuard` can measure this process (Linux ``/proc``)."""
-    return _proc_status_mb("VmRSS") is not None
+    return resident_mb() is not None
 
 
 class MemoryGuard:
     """The resident memory one trial adds to this process, and its cap.
 
-    At the start it collects garbage (what the previous trial left) and reads the resident set
-    size (``VmRSS``); it also resets the kernel's peak (``VmHWM``, via ``/proc/self/clear_refs``)
-    when allowed. :meth:`check` compares the growth since the start with the cap: the current
-    RSS, or the peak when the peak rose during the trial (so a batch's short-lived activations
-    count even though the check runs between batches). It is a check, not a kernel limit: one
-    allocation larger than the machine can still end the process before a check runs.
+    At the start it resets the kernel's peak (``VmHWM``, via ``/proc/self/clear_refs``) when
+    allowed and reads the resident set size (``VmRSS``); with a cap it first collects garbage
+    (what the previous trial left), so the baseline is honest. :meth:`used_mb` is the growth since
+    the start: the current RSS, or the peak when the peak rose during the trial (so a batch's
+    short-lived activations count even though checks run between batches). :meth:`check` raises
+    over the cap; without a cap there is nothing to check (:attr:`step_check` is ``None``) and
+    only the final :meth:`used_mb` is recorded. It is a check, not a kernel limit: one allocation
+    larger than the machine can still end the process before a check runs.
     """
 
     def __init__(self, cap_mb: float | None) -> None:
         self.cap_mb = cap_mb
-        gc.collect()
+        if cap_mb is not None:
+            gc.collect()
         with contextlib.suppress(OSError):
             Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM (Linux >= 4.0)
-        self.start_mb = _proc_status_mb("VmRSS") or 0.0
-        self._hwm0 = _proc_status_mb("VmHWM") or 0.0
+        now = _proc_status_mb("VmRSS", "VmHWM")
+        self.start_mb = now.get("VmRSS", 0.0)
+        self._hwm0 = now.get("VmHWM", 0.0)
         self.peak_used_mb = 0.0
 
     def used_mb(self) -> float:
         """MB the trial added: current RSS, or the peak if it rose during the trial."""
-        rss = _proc_status_mb("VmRSS") or 0.0
-        hwm = _proc_status_mb("VmHWM") or 0.0
+        now = _proc_status_mb("VmRSS", "VmHWM")
+        rss, hwm = now.get("VmRSS", 0.0), now.get("VmHWM", 0.0)
         used = max(rss, hwm if hwm > self._hwm0 else rss) - self.start_mb
         self.peak_used_mb = max(self.peak_used_mb, used)
         return used
 
     def check(self, where: str) -> None:
         """Raise :class:`TrialMemoryExceeded` when the trial is over its cap."""
+        if self.cap_mb is None:
+            return
         used = self.used_mb()
-        if self.cap_mb is not None and used > self.cap_mb:
+        if used > self.cap_mb:
             raise TrialMemoryExceeded(
                 f"trial used {used:.0f} MB > --trial-memory-mb {self.cap_mb:g} ({where})"
             )
+
+    @property
+    def step_check(self) -> Callable[[int, int], None] | None:
+        """The per-step check for :func:`evolve.training.train` (``None`` without a cap)."""
+        if self.cap_mb is None:
+            return None
+        return lambda epoch, step: self.check(f"epoch {epoch}, step {step}")
 
 
 @dataclass
@@ -216,9 +232,7 @@ def evaluate_trial(
         max_loss_growth=settings.max_loss_growth,
     )
 
-    def step_check(epoch: int, step: int) -> None:
-        memory.check(f"epoch {epoch}, step {step}")
-
+    step_check = memory.step_check
     selector = NeuronSelector(model)
     extra: dict[str, Any] = {}
     loss_fn = None

@@ -16,10 +16,7 @@ with the same seed never draw the same stream.
 from __future__ import annotations
 
 import inspect
-import os
 import re
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -28,6 +25,7 @@ from typing import Any
 
 import optuna
 import pytest
+from evolve_cli import evolve_at_once
 from servers import postgres
 
 from agents import OptunaAgent, open_storage, parse_objectives
@@ -212,31 +210,13 @@ def test_processes_joining_one_study_record_each_trial_once_and_share_the_sample
 
 def _search_together(tmp_path: Path, storage: str) -> dict[str, str]:
     """Start PROCESSES `evolve search --join` at the same instant; return each one's log."""
-
-    def search(out: str) -> subprocess.Popen[bytes]:
-        args = [
-            sys.executable, "-m", "evolve", "search", "--space", "tiny.yaml",
-            "--trials", str(TRIALS), "--epochs", "1", "--no-early-stop",
-            "--study", "shared", "--storage", storage, "--join", "--out", out, "--no-progress",
-        ]  # fmt: skip
-        return subprocess.Popen(
-            args,
-            cwd=tmp_path,
-            env={**os.environ, "OMP_NUM_THREADS": "1"},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-
     sides = [f"p{i}" for i in range(PROCESSES)]
-    procs = [search(side) for side in sides]
-    try:
-        errors = [p.communicate(timeout=300)[1].decode() for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait(timeout=60)
-    assert [p.returncode for p in procs] == [0] * PROCESSES, [e[-2000:] for e in errors]
+    args = [
+        "search", "--space", "tiny.yaml", "--trials", str(TRIALS), "--epochs", "1",
+        "--no-early-stop", "--study", "shared", "--storage", storage, "--join", "--no-progress",
+    ]  # fmt: skip
+    commands = [[*args, "--out", side] for side in sides]
+    evolve_at_once(commands, tmp_path, env={"OMP_NUM_THREADS": "1"})
     return {side: (tmp_path / side / "shared" / "log.txt").read_text() for side in sides}
 
 

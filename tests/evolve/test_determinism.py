@@ -7,14 +7,12 @@ memory. The runs of each test go at once, so the results cannot depend on timing
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import optuna
 import torch
+from evolve_cli import evolve_at_once
 
 #: What measures this machine rather than the model: left out of every comparison.
 MACHINE_KEYS = ("latency_ms",)
@@ -50,27 +48,6 @@ def _model_only(value: Any) -> Any:
     return value
 
 
-def _run_all(commands: Sequence[Sequence[str]], cwd: Path) -> None:
-    """Run `evolve` commands at once; each must succeed."""
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "evolve", *args],
-            cwd=cwd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for args in commands
-    ]
-    try:
-        errors = [p.communicate(timeout=300)[1].decode() for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait(timeout=60)
-    assert [p.returncode for p in procs] == [0] * len(procs), [e[-2000:] for e in errors]
-
-
 def _search(study: str, seed: int, trials: int = 3) -> list[str]:
     return [
         "search", "--space", "tiny.yaml", "--trials", str(trials), "--epochs", "1",
@@ -96,7 +73,9 @@ def test_the_same_seed_searches_the_same_candidates_with_the_same_metrics(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "tiny.yaml").write_text(TINY)
-    _run_all([_search("first", 7), _search("second", 7), _search("other", 8, trials=1)], tmp_path)
+    evolve_at_once(
+        [_search("first", 7), _search("second", 7), _search("other", 8, trials=1)], tmp_path
+    )
     runs = tmp_path / "runs"
     first, second, other = (_trials(runs / name) for name in ("first", "second", "other"))
 
@@ -132,7 +111,7 @@ def _trained(folder: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
 
 
 def test_the_same_seed_trains_the_same_network(tmp_path: Path) -> None:
-    _run_all([_train("a", 5), _train("b", 5), _train("c", 6)], tmp_path)
+    evolve_at_once([_train("a", 5), _train("b", 5), _train("c", 6)], tmp_path)
     (result_a, weights_a), (result_b, weights_b), (result_c, _) = (
         _trained(tmp_path / name) for name in "abc"
     )

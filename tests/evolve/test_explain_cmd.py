@@ -10,7 +10,7 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import pytest
 import torch
-from evolve_cli import evolve
+from evolve_cli import tiny_search
 
 from evolve import checkpoints, explain_cmd
 from evolve.datasets import load_digits
@@ -35,13 +35,7 @@ TINY = (
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("explain")
-    (folder / "tiny.yaml").write_text(TINY)
-    proc = evolve(
-        "search", "--space", "tiny.yaml", "--trials", "3", "--epochs", "1", "--study", "x",
-        "--no-progress", "--no-early-stop", cwd=folder,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    return folder / "runs" / "x"
+    return tiny_search(folder, TINY, "--trials", "3", "--epochs", "1")
 
 
 def explain(*argv: str) -> tuple[int, str]:

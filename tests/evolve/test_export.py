@@ -11,7 +11,7 @@ import onnxruntime as ort
 import pandas as pd
 import pytest
 import torch
-from evolve_cli import evolve
+from evolve_cli import evolve, tiny_search
 
 from evolve import checkpoints
 from evolve.cli import main
@@ -38,12 +38,7 @@ TINY = (
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("export")
-    (folder / "tiny.yaml").write_text(TINY)
-    proc = evolve(
-        "search", "--space", "tiny.yaml", "--trials", "6", "--epochs", "2", "--study", "x",
-        "--no-progress", "--no-early-stop", cwd=folder,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
+    tiny_search(folder, TINY, "--trials", "6", "--epochs", "2")
     return folder
 
 

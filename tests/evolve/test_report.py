@@ -16,7 +16,7 @@ import numpy as np
 import optuna
 import pytest
 import yaml
-from evolve_cli import evolve
+from evolve_cli import tiny_search
 
 from evolve import report_cmd
 from evolve.errors import UserError
@@ -61,13 +61,7 @@ def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("report")
-    (folder / "tiny.yaml").write_text(TINY)
-    proc = evolve(
-        "search", "--space", "tiny.yaml", "--trials", "3", "--epochs", "1", "--study", "x",
-        "--no-progress", "--no-early-stop", cwd=folder,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    return folder / "runs" / "x"
+    return tiny_search(folder, TINY, "--trials", "3", "--epochs", "1")
 
 
 class Refs(HTMLParser):
