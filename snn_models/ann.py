@@ -1,9 +1,10 @@
 """ANN twins: the same topology as a spiking network, with analog activations.
 
 The twin of a spec is built by the same :func:`~snn_models.architectures.build` from the spec with
-one time step, direct encoding, a membrane readout and, in a transformer, ``standard`` softmax
-attention in every block; then every spiking neuron is swapped for an :class:`Analog` activation
-(ReLU for MLP/CNN, GELU for the transformer). So module names, layer shapes and BatchNorms match
+one time step, direct encoding, a membrane readout and the layer settings its kind overrides
+(:attr:`snn_models.kinds.Kind.twin_layer`: in a transformer, ``standard`` softmax attention in
+every block); then every spiking neuron is swapped for an :class:`Analog` activation (the kind's
+:attr:`~snn_models.kinds.Kind.ann_activation`: ReLU for MLP/CNN, GELU for the transformer). So module names, layer shapes and BatchNorms match
 the spiking network's: a twin is a distillation teacher, the baseline of the SNN-vs-ANN table,
 and the source network of ANN→SNN conversion (:mod:`snn_models.conversion`).
 
@@ -29,6 +30,7 @@ from torch.nn import functional as F
 from snn_models.architectures import SpikingNet, build
 from snn_models.config import NetSpec
 from snn_models.errors import ConfigError
+from snn_models.kinds import KINDS
 from snn_models.neurons.base import BaseNeuron
 
 ACTIVATIONS = ("relu", "gelu")
@@ -58,8 +60,10 @@ class Analog(nn.Module):
 
 def twin_spec(spec: NetSpec | Mapping[str, Any]) -> NetSpec:
     """The spec the ANN twin is built from: one step, direct encoding, membrane readout,
-    softmax attention in every transformer block, plain IF placeholders for the neurons."""
+    plain IF placeholders for the neurons, and the layer settings the kind overrides
+    (:attr:`~snn_models.kinds.Kind.twin_layer`: softmax attention in every transformer block)."""
     spec = NetSpec.from_dict(spec)
+    overrides = KINDS[spec.kind].twin_layer
     layers = tuple(
         dataclasses.replace(
             layer,
@@ -69,7 +73,7 @@ def twin_spec(spec: NetSpec | Mapping[str, Any]) -> NetSpec:
             learn_threshold=False,
             learn_decay=False,
             neuron_args={},
-            attention="standard" if spec.kind == "transformer" else layer.attention,
+            **overrides,
         )
         for layer in spec.layers
     )
@@ -79,7 +83,9 @@ def twin_spec(spec: NetSpec | Mapping[str, Any]) -> NetSpec:
 
 
 def default_activation(spec: NetSpec) -> str:
-    return "gelu" if spec.kind == "transformer" else "relu"
+    """The activation of ``spec``'s ANN twin: its kind's
+    :attr:`~snn_models.kinds.Kind.ann_activation`."""
+    return KINDS[spec.kind].ann_activation
 
 
 def to_analog(model: nn.Module, activation: str) -> nn.Module:
@@ -102,7 +108,8 @@ def build_ann(
     """The ANN twin of ``spec`` (see the module docstring).
 
     Args:
-        activation: ``relu`` or ``gelu``; default ReLU for MLP/CNN, GELU for a transformer.
+        activation: ``relu`` or ``gelu``; default: :func:`default_activation` (ReLU for MLP/CNN,
+            GELU for a transformer).
     """
     tspec = twin_spec(spec)
     net = build(tspec, input_shape, n_classes)

@@ -29,16 +29,13 @@ from typing import Any
 from snn_models.attention import ATTENTIONS
 from snn_models.encoders import ENCODERS
 from snn_models.errors import ConfigError
+from snn_models.kinds import KIND_FIELDS, KIND_LAYER_FIELDS, KINDS, users_of
 from snn_models.neurons import NEURONS
 from snn_models.readouts import READOUTS
 from snn_models.surrogate import SURROGATES
 
-KINDS = ("mlp", "cnn", "transformer", "temporal")
-
 #: Network-level fields only a transformer uses, with the values taken when a spec leaves them out.
 TRANSFORMER_DEFAULTS: dict[str, Any] = {"dim": 32, "heads": 2, "mlp_ratio": 4.0}
-#: Layer-level fields only a transformer block uses.
-TRANSFORMER_LAYER_FIELDS = ("attention",)
 
 
 def _unknown_keys(given: Mapping[str, Any], allowed: list[str], where: str) -> None:
@@ -158,8 +155,10 @@ class NetSpec:
     """A whole spiking network.
 
     Attributes:
-        kind: ``mlp``, ``cnn``, ``transformer`` or ``temporal`` (series: the series is the
-            network's time; see :mod:`snn_models.temporal`).
+        kind: a key of :data:`snn_models.kinds.KINDS`: ``mlp``, ``cnn``, ``transformer`` or
+            ``temporal`` (series: the series is the network's time; see
+            :mod:`snn_models.temporal`). Which optional fields a kind uses, its defaults and its
+            further checks come from its registry entry.
         layers: hidden layers (transformer: blocks), in order (at least one).
         timesteps: simulation steps T (>= 1). For ``temporal``: steps per window of the series.
         encoder: ``direct`` (default), ``repeat``, ``rate`` or ``latency``.
@@ -250,62 +249,29 @@ class NetSpec:
                 )
         for i, layer in enumerate(self.layers):
             layer.validate(f"layers[{i}]")
-        if self.kind == "transformer":
-            self._validate_transformer()
-        else:
-            self._refuse_transformer_fields()
-        if self.kind == "temporal" and self.encoder != "direct":
-            raise ConfigError(
-                f"encoder: kind: temporal feeds the series itself as input currents; "
-                f"remove encoder: {self.encoder} (only direct)"
-            )
+        self._validate_kind_fields()
+        check = KINDS[self.kind].validate
+        if check is not None:
+            check(self)
 
-    def _refuse_transformer_fields(self) -> None:
-        keys = (*TRANSFORMER_DEFAULTS, *(() if self.kind == "temporal" else ("patch",)))
-        if (
-            self.kind == "temporal"
-            and self.patch is not None
-            and (isinstance(self.patch, bool) or not isinstance(self.patch, int) or self.patch < 1)
-        ):
-            raise ConfigError(f"patch: must be a positive integer, got {self.patch!r}")
-        for key in keys:
-            if getattr(self, key) is not None:
+    def _validate_kind_fields(self) -> None:
+        """Refuse the optional fields this kind does not use; require the widths it needs."""
+        kind = KINDS[self.kind]
+        for key in KIND_FIELDS:
+            if key not in kind.fields and getattr(self, key) is not None:
                 raise ConfigError(
-                    f"{key}: only used by kind: transformer (this is kind: {self.kind}); remove it"
+                    f"{key}: only used by kind: {' or '.join(users_of(key))} "
+                    f"(this is kind: {self.kind}); remove it"
                 )
         for i, layer in enumerate(self.layers):
-            if layer.width is None:
+            if kind.needs_width and layer.width is None:
                 raise ConfigError(f"layers[{i}].width: missing (number of units or channels)")
-            for key in TRANSFORMER_LAYER_FIELDS:
-                if getattr(layer, key) is not None:
+            for key in KIND_LAYER_FIELDS:
+                if key not in kind.layer_fields and getattr(layer, key) is not None:
                     raise ConfigError(
-                        f"layers[{i}].{key}: only used by kind: transformer "
+                        f"layers[{i}].{key}: only used by kind: {' or '.join(users_of(key))} "
                         f"(this is kind: {self.kind}); remove it"
                     )
-
-    def _validate_transformer(self) -> None:
-        for key in ("dim", "heads", "patch"):
-            value = getattr(self, key)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 1
-            ):
-                raise ConfigError(f"{key}: must be a positive integer, got {value!r}")
-        if self.mlp_ratio is not None:
-            _check_type(self.mlp_ratio, (int, float), "mlp_ratio")
-            if not self.mlp_ratio > 0:
-                raise ConfigError(f"mlp_ratio: must be > 0, got {self.mlp_ratio}")
-        dim, heads, _ = self.transformer_dims()
-        if dim % heads:
-            raise ConfigError(
-                f"heads: {heads} does not divide dim {dim}; choose a divisor of dim "
-                f"({', '.join(str(h) for h in range(1, dim + 1) if dim % h == 0)})"
-            )
-        if self.batchnorm is False:
-            raise ConfigError(
-                "batchnorm: kind: transformer always uses BatchNorm; remove batchnorm: false"
-            )
-        if self.dropout:
-            raise ConfigError("dropout: not supported for kind: transformer; set it to 0")
 
     def transformer_dims(self) -> tuple[int, int, float]:
         """``(dim, heads, mlp_ratio)`` with :data:`TRANSFORMER_DEFAULTS` for the unset ones."""
@@ -316,9 +282,11 @@ class NetSpec:
 
     @property
     def use_batchnorm(self) -> bool:
+        """``batchnorm``, or when unset its kind's default (:attr:`.kinds.Kind.batchnorm`)."""
         if self.batchnorm is not None:
             return self.batchnorm
-        return self.kind in ("cnn", "transformer", "temporal")
+        kind = KINDS.get(self.kind) if isinstance(self.kind, str) else None
+        return kind is not None and kind.batchnorm
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON/YAML-serialisable dict that :meth:`from_dict` turns back into this spec."""

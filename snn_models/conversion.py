@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from snn_models.ann import Analog
 from snn_models.architectures import SpikingNet
 from snn_models.errors import ConfigError
+from snn_models.kinds import KINDS, feedforward_kinds
 from snn_models.layers import TimeDistributed
 from snn_models.neurons import IFNode
 
@@ -114,10 +115,11 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
 
 def _check_convertible(ann: nn.Module) -> list[Analog]:
     spec = getattr(ann, "spec", None)
-    if spec is not None and spec.kind not in ("mlp", "cnn"):
+    kind = KINDS.get(spec.kind) if spec is not None else None
+    if spec is not None and (kind is None or not kind.feedforward):
         raise ConfigError(
             f"kind: {spec.kind} cannot be converted to IF neurons (softmax attention and GELU "
-            "have no IF counterpart); convert an mlp or cnn twin"
+            f"have no IF counterpart); convert an {' or '.join(feedforward_kinds())} twin"
         )
     analogs = [m for m in ann.modules() if isinstance(m, Analog)]
     if not analogs:

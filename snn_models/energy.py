@@ -1,6 +1,6 @@
 r"""Energy per inference, counted from the spikes a network actually fires.
 
-DESIGN.md §4:
+The model:
 
 .. math::
 

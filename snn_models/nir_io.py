@@ -37,6 +37,7 @@ from snn_models.config import NetSpec
 from snn_models.conversion import fold_batchnorm
 from snn_models.encoders import DirectEncoder
 from snn_models.errors import ConfigError
+from snn_models.kinds import KINDS
 from snn_models.layers import Flatten, TimeDistributed
 from snn_models.neurons import IFNode, LIFNode
 from snn_models.neurons.base import BaseNeuron
@@ -53,8 +54,8 @@ class NIRUnsupported(ConfigError):
 
 def _unsupported(where: str, what: str) -> NIRUnsupported:
     return NIRUnsupported(
-        f"NIR cannot express {where}: {what}; search with --constraint nir to get candidates "
-        "that export"
+        f"NIR cannot express {where}: {what}; restrict the search space to NIR-expressible "
+        "candidates (constraint 'nir')"
     )
 
 
@@ -81,7 +82,8 @@ def to_nir(
     spec = getattr(model, "spec", None)
     if not isinstance(spec, NetSpec):
         raise ConfigError("to_nir needs a network built by snn_models.build")
-    if spec.kind not in ("mlp", "cnn"):
+    kind = KINDS.get(spec.kind)
+    if kind is None or not kind.feedforward:
         raise _unsupported(f"kind {spec.kind!r}", "attention blocks have no NIR node")
     if not isinstance(model.encoder, DirectEncoder):
         raise _unsupported(

@@ -29,18 +29,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from snn_models.architectures import SpikingNet, _neuron, _width
-from snn_models.config import NetSpec
 from snn_models.errors import ConfigError
 from snn_models.functional import reset_net
 from snn_models.layers import TimeDistributed, td_batchnorm, td_linear
+from snn_models.network import SpikingNet, layer_neuron, layer_width, readout_neuron
 from snn_models.readouts import make_readout
-from snn_models.surrogate import make_surrogate
+
+if TYPE_CHECKING:
+    from snn_models.config import NetSpec
 
 
 class CausalConv1d(nn.Module):
@@ -126,11 +128,11 @@ def temporal_parts(
     width = channels * window
     mods: list[nn.Module] = []
     for i, layer in enumerate(spec.layers):
-        n_out = _width(spec, i)
+        n_out = layer_width(spec, i)
         mods.append(CausalConv1d(width, n_out, layer.kernel, bias=not spec.use_batchnorm))
         if spec.use_batchnorm:
             mods.append(td_batchnorm(n_out, dims=1))
-        mods.append(_neuron(spec, i))
+        mods.append(layer_neuron(spec, i))
         if spec.dropout > 0:
             mods.append(TimeDistributed(nn.Dropout(spec.dropout)))
         width = n_out
@@ -178,13 +180,22 @@ def build_temporal(spec: NetSpec, input_shape: Sequence[int], n_classes: int) ->
     encoder, body, head = temporal_parts(spec, input_shape, n_classes)
     readout = make_readout(spec.readout)
     if getattr(readout, "spiking", False):
-        head.append(_neuron_readout(spec))
+        head.append(readout_neuron(spec))
     return TemporalNet(spec, nn.Sequential(), encoder, body, head, readout)
 
 
-def _neuron_readout(spec: NetSpec) -> nn.Module:
-    from snn_models.neurons import make_neuron
+def validate_temporal_spec(spec: NetSpec) -> None:
+    """The checks of a ``kind: temporal`` spec beyond the common ones.
 
-    return make_neuron(
-        "lif", where="readout", surrogate=make_surrogate(spec.surrogate, spec.surrogate_alpha)
-    )
+    Raises:
+        ConfigError: ``patch`` (samples per window) not a positive integer, or an encoder other
+            than ``direct`` (the series itself is the input current).
+    """
+    patch = spec.patch
+    if patch is not None and (isinstance(patch, bool) or not isinstance(patch, int) or patch < 1):
+        raise ConfigError(f"patch: must be a positive integer, got {patch!r}")
+    if spec.encoder != "direct":
+        raise ConfigError(
+            f"encoder: kind: temporal feeds the series itself as input currents; "
+            f"remove encoder: {spec.encoder} (only direct)"
+        )

@@ -25,19 +25,26 @@ The network, for ``kind: transformer`` (see :class:`~snn_models.config.NetSpec`)
 3. **Head.** The mean over tokens of the stream, a spiking neuron (the last block's type and
    threshold), a linear classifier, and the readout's mean over T: :math:`y = \frac{1}{T}\sum_t W_{cls}\, \mathrm{SN}(\frac{1}{N}\sum_n U_{t,:,n,:})`.
 
-:func:`transformer_body` returns the stem and body modules; :func:`snn_models.build` adds the
-classifier and readout and wraps everything into a :class:`~snn_models.SpikingNet`.
+:func:`transformer_body` returns the stem and body modules; :func:`build_transformer` (the
+``transformer`` entry of :data:`snn_models.kinds.KINDS`) adds the classifier and readout and wraps
+everything into a :class:`~snn_models.SpikingNet`. :func:`validate_transformer_spec` holds the
+spec checks only a transformer needs.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
 from snn_models.attention import AttentionBlock, NeuronConfig, Projection, make_attention
-from snn_models.config import NetSpec
 from snn_models.errors import ConfigError
 from snn_models.layers import TimeDistributed
+from snn_models.network import SpikingNet, spiking_net
+
+if TYPE_CHECKING:
+    from snn_models.config import NetSpec
 
 #: Default block thresholds: linear from the first block to the last.
 THRESHOLD_FIRST = 1.0
@@ -237,3 +244,65 @@ def transformer_body(
         body.append(TransformerBlock(dim, attention, hidden, neuron))
     body += [TokenMean(), block_neuron(spec, len(spec.layers) - 1).make()]
     return stem, body, dim
+
+
+def build_transformer(spec: NetSpec, input_shape: tuple[int, ...], n_classes: int) -> SpikingNet:
+    """A spiking transformer for images ``(C, H, W)`` or sequences ``(L, C)`` (module docstring).
+
+    Example:
+        >>> import torch
+        >>> from snn_models.config import NetSpec
+        >>> spec = NetSpec.from_dict({"kind": "transformer", "dim": 16, "patch": 4, "layers": [{}]})
+        >>> build_transformer(spec, (1, 8, 8), 10)(torch.rand(5, 1, 8, 8)).shape
+        torch.Size([5, 10])
+    """
+    stem, body, width = transformer_body(spec, input_shape)
+    return spiking_net(spec, stem, body, width, n_classes)
+
+
+def validate_transformer_spec(spec: NetSpec) -> None:
+    """The checks of a ``kind: transformer`` spec beyond the common ones.
+
+    Raises:
+        ConfigError: ``dim``, ``heads`` or ``patch`` not a positive integer, ``mlp_ratio`` not
+            > 0, ``heads`` not dividing ``dim``, ``batchnorm: false`` or a dropout.
+    """
+    for key in ("dim", "heads", "patch"):
+        value = getattr(spec, key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ConfigError(f"{key}: must be a positive integer, got {value!r}")
+    if spec.mlp_ratio is not None:
+        ratio = spec.mlp_ratio
+        if isinstance(ratio, bool) or not isinstance(ratio, int | float):
+            raise ConfigError(f"mlp_ratio: expected int/float, got {ratio!r}")
+        if not ratio > 0:
+            raise ConfigError(f"mlp_ratio: must be > 0, got {ratio}")
+    dim, heads, _ = spec.transformer_dims()
+    if dim % heads:
+        raise ConfigError(
+            f"heads: {heads} does not divide dim {dim}; choose a divisor of dim "
+            f"({', '.join(str(h) for h in range(1, dim + 1) if dim % h == 0)})"
+        )
+    if spec.batchnorm is False:
+        raise ConfigError(
+            "batchnorm: kind: transformer always uses BatchNorm; remove batchnorm: false"
+        )
+    if spec.dropout:
+        raise ConfigError("dropout: not supported for kind: transformer; set it to 0")
+
+
+def reference_spec(width: int, input_shape: tuple[int, ...]) -> dict[str, Any]:
+    """The reference transformer of model width ``width`` for ``input_shape`` (two blocks;
+    4 heads when they divide ``width``, else 1; patch 2 for images up to 16 pixels a side,
+    4 above, 1 step for sequences), e.g. a distillation teacher."""
+    image = len(input_shape) == 3
+    patch = (2 if max(input_shape[1:]) <= 16 else 4) if image else 1
+    return {
+        "kind": "transformer",
+        "dim": width,
+        "heads": 4 if width % 4 == 0 else 1,
+        "patch": patch,
+        "layers": [{}, {}],
+    }

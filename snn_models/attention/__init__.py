@@ -1,4 +1,4 @@
-"""Attention blocks on spikes ``[T, B, N, D]`` (DESIGN.md §4, "Attention types").
+"""Attention blocks on spikes ``[T, B, N, D]``.
 
 Add one by writing a module here (a subclass of :class:`AttentionBlock` with the equations and its
 counting rule in the docstring) and one line in :data:`ATTENTIONS`.

@@ -1,4 +1,8 @@
-"""Spiking neurons. Add one by writing a module here and one line in :data:`NEURONS`."""
+"""Spiking neurons. Add one by writing a module here and one line in :data:`NEURONS`.
+
+A neuron class declares the constructor arguments a search may set per layer in its
+``search_args`` (see :class:`BaseNeuron`); :func:`neuron_arg_names` is their union.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,20 @@ NEURONS: dict[str, type[BaseNeuron]] = {
     "bif": BIFNode,
     "adaptive": AdaptiveNode,
 }
+
+
+def neuron_arg_names() -> frozenset[str]:
+    """Every neuron constructor argument a search may set per layer: the union of
+    ``search_args`` over :data:`NEURONS`.
+
+    A flat search-space key ``layer.<i>.<name>`` whose ``name`` is in this set (and is not a
+    :class:`~snn_models.config.LayerSpec` field) goes to that layer's ``neuron_args``.
+
+    Example:
+        >>> sorted(neuron_arg_names())[:3]
+        ['a0', 'init_noise', 'soft_reset']
+    """
+    return frozenset(name for cls in NEURONS.values() for name in cls.search_args)
 
 
 def make_neuron(kind: str, where: str = "neuron", **kwargs: Any) -> BaseNeuron:
@@ -42,4 +60,5 @@ __all__ = [
     "IFNode",
     "LIFNode",
     "make_neuron",
+    "neuron_arg_names",
 ]

@@ -7,7 +7,7 @@ r"""A neuron whose dynamics can move between LIF and BIF during training.
 
 with :math:`\mathrm{BIF}(v, x) = \mathrm{clamp}(v + (x + a_0 (v - v_{rest})(v - v_c))/\tau)` the
 update of :class:`~snn_models.neurons.BIFNode`. The mix :math:`m \in [0, 1]` is set from outside
-by a training-time controller (``evolve.selector.NeuronSelector``): ``m = 0`` is exactly a
+by a training-time controller (``evolve.training.selector.NeuronSelector``): ``m = 0`` is exactly a
 :class:`~snn_models.neurons.LIFNode` (same fused kernel), ``m = 1`` exactly a ``BIFNode``, and
 values in between are the warm-up path from one to the other (run step by step with autograd).
 Spikes stay binary at every ``m``, so the energy model counts them like any other.
@@ -15,7 +15,7 @@ Spikes stay binary at every ``m``, so the energy model counts them like any othe
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -52,6 +52,19 @@ class AdaptiveNode(BaseNeuron):
         >>> n.kind
         'bif'
     """
+
+    #: ``tau`` (its LIF side) and the BIF parameters it forwards to :class:`BIFNode` through
+    #: ``**bif_kwargs`` (``bif_tau`` is not searched).
+    search_args: ClassVar[tuple[str, ...]] = (
+        "tau",
+        "a0",
+        "v_rest",
+        "v_c",
+        "v_reset",
+        "v_min",
+        "v_max",
+        "init_noise",
+    )
 
     def __init__(
         self,

@@ -11,7 +11,7 @@ Each forward pass records the layer's mean firing rate in :attr:`last_spike_rate
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -21,7 +21,7 @@ from snn_models.surrogate import ATan, Surrogate
 
 StepMode = Literal["s", "m"]
 
-#: A layer firing more often than this is "runaway" (DESIGN.md §4).
+#: A layer firing more often than this is "runaway".
 RUNAWAY_RATE = 0.95
 #: A layer firing less often than this is "silent".
 SILENT_RATE = 0.05
@@ -36,7 +36,17 @@ class BaseNeuron(nn.Module):
         surrogate: surrogate-gradient module; a fresh :class:`ATan` when ``None``.
         detach_reset: cut the gradient through the reset (default, as in most SNN recipes).
         step_mode: ``"s"`` for ``[B, ...]`` input, ``"m"`` for ``[T, B, ...]`` (default).
+
+    Attributes:
+        search_args: the constructor arguments a search may set per layer, as the flat key
+            ``layer.<i>.<name>`` (they reach the neuron through ``LayerSpec.neuron_args``). Each
+            subclass declares its own, explicitly; each must be a keyword its constructor accepts
+            (the neuron contract test checks it). Arguments that are
+            :class:`~snn_models.config.LayerSpec` fields (``threshold``, ``decay``,
+            ``learn_threshold``, ...) are set through those fields and are not listed here.
     """
+
+    search_args: ClassVar[tuple[str, ...]] = ()
 
     v: Tensor | None
 

@@ -30,6 +30,8 @@ which side of the threshold ridge each neuron falls.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor
 
@@ -61,6 +63,17 @@ class BIFNode(BaseNeuron):
         >>> int(bif(x).sum()) > 3               # keeps firing on its own
         True
     """
+
+    search_args: ClassVar[tuple[str, ...]] = (
+        "tau",
+        "a0",
+        "v_rest",
+        "v_c",
+        "v_reset",
+        "v_min",
+        "v_max",
+        "init_noise",
+    )
 
     def __init__(
         self,

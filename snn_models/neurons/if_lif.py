@@ -1,6 +1,6 @@
 r"""Integrate-and-fire (IF) and leaky integrate-and-fire (LIF) neurons.
 
-Both follow DESIGN.md §4 with tensors time-major ``[T, B, ...]``:
+Both follow with tensors time-major ``[T, B, ...]``:
 
 .. math::
 
@@ -13,6 +13,8 @@ IF is the case :math:`\beta = 1`; LIF uses :math:`\beta = 1 - 1/\tau` or a given
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -49,6 +51,8 @@ class LIFNode(BaseNeuron):
         >>> lif(x).flatten().tolist()        # 0.6, 1.14 -> spike, 0.6, 1.14 -> spike
         [0.0, 1.0, 0.0, 1.0]
     """
+
+    search_args: ClassVar[tuple[str, ...]] = ("tau", "v_reset", "soft_reset")
 
     def __init__(
         self,
@@ -122,6 +126,8 @@ class IFNode(LIFNode):
         >>> IFNode(threshold=1.0)(torch.full((4, 1), 0.4)).flatten().tolist()
         [0.0, 0.0, 1.0, 0.0]
     """
+
+    search_args: ClassVar[tuple[str, ...]] = ("v_reset", "soft_reset")
 
     def __init__(
         self,

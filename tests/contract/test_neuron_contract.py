@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import fields
 from typing import Any
 
 import pytest
 import torch
 
-from snn_models.neurons import NEURONS, BaseNeuron
+from snn_models.config import LayerSpec
+from snn_models.neurons import NEURONS, BaseNeuron, make_neuron, neuron_arg_names
 
 T, B, N = 12, 3, 17
 
@@ -107,3 +110,58 @@ def test_each_neuron_gets_its_own_surrogate(kind: str) -> None:
     a, b = NEURONS[kind](), NEURONS[kind]()
     assert a.surrogate is not b.surrogate
     assert "alpha=" in repr(a)
+
+
+def _default_of(name: str) -> Any:
+    """The default value of constructor argument ``name`` in the first neuron class naming it."""
+    for cls in NEURONS.values():
+        param = inspect.signature(cls).parameters.get(name)
+        if param is not None and param.default is not inspect.Parameter.empty:
+            return param.default
+    raise AssertionError(f"no neuron class names {name!r} with a default")
+
+
+@pytest.mark.parametrize("kind", list(NEURONS))
+def test_search_args_are_real_constructor_arguments(kind: str) -> None:
+    cls = NEURONS[kind]
+    args = cls.search_args
+    assert "search_args" in vars(cls), f"{cls.__name__} must declare its own search_args"
+    assert isinstance(args, tuple) and all(isinstance(a, str) for a in args)
+    assert len(set(args)) == len(args), f"{cls.__name__}.search_args repeats a name"
+    params = inspect.signature(cls).parameters
+    forwards = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    for name in args:
+        named = name in params and params[name].kind in (
+            inspect.Parameter.KEYWORD_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        )
+        assert named or forwards, f"{cls.__name__} does not take {name!r}"
+        make_neuron(kind, **{name: _default_of(name)})  # accepted, with its default value
+    if forwards:  # what **kwargs forwards must still refuse a name it does not know
+        with pytest.raises(Exception, match="not_an_argument"):
+            cls(not_an_argument=1.0)
+
+
+@pytest.mark.parametrize("kind", list(NEURONS))
+def test_search_args_are_not_layer_fields(kind: str) -> None:
+    """A flat key ``layer.<i>.<name>`` that is a LayerSpec field sets that field, so a search
+    argument with such a name could never reach the neuron."""
+    layer_fields = {f.name for f in fields(LayerSpec)}
+    assert not set(NEURONS[kind].search_args) & layer_fields
+
+
+def test_neuron_arg_names_is_the_union_of_search_args() -> None:
+    union = frozenset(a for cls in NEURONS.values() for a in cls.search_args)
+    assert neuron_arg_names() == union
+    # the names the search spaces have always used for neuron arguments
+    assert {
+        "v_reset",
+        "v_c",
+        "v_rest",
+        "tau",
+        "a0",
+        "v_min",
+        "v_max",
+        "init_noise",
+        "soft_reset",
+    } <= union

@@ -1,5 +1,5 @@
 """Attention blocks against references written from the formulas, and their energy counts
-against hand counts (DESIGN.md §4, "Attention types" and "Energy")."""
+against hand counts."""
 
 from __future__ import annotations
 

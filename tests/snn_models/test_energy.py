@@ -1,4 +1,4 @@
-"""The energy model against hand computations (DESIGN.md §4)."""
+"""The energy model against hand computations."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Spike activation maps equal a hand computation (DESIGN.md §4, gamma = 0.5); recording a
+"""Spike activation maps equal a hand computation (gamma = 0.5); recording a
 network reproduces its own spikes and the neuron recursion, and leaves no hook behind; each model
 kind draws the maps that mean something for it."""
 

@@ -1,4 +1,4 @@
-"""Neuron behaviour against references written straight from the equations (DESIGN.md §4)."""
+"""Neuron behaviour against references written straight from the equations."""
 
 from __future__ import annotations
 

@@ -96,4 +96,4 @@ def test_what_nir_cannot_express_is_refused_by_name(spec: dict, words: str) -> N
     model = build(spec, (1, 8, 8), 10).eval()
     with pytest.raises(NIRUnsupported) as info:
         to_nir(model, (1, 8, 8))
-    assert words in str(info.value) and "--constraint nir" in str(info.value)
+    assert words in str(info.value) and "constraint 'nir'" in str(info.value)

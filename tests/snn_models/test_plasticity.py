@@ -1,4 +1,4 @@
-"""STDP and R-STDP (DESIGN.md §4) against hand-computed traces and plain-loop references.
+"""STDP and R-STDP against hand-computed traces and plain-loop references.
 
 Ordering convention under test (snn_models.plasticity docstring): at each step the traces first
 decay and take in that step's spikes, then the pair term uses the updated traces; the weights of a
