@@ -3,28 +3,50 @@
 An agent asks a search space for candidates (define-by-run), hands them out as proposals, is told
 their accuracy and energy, stops dominated ones early, and keeps the Pareto front. Agents are
 chosen by name from :data:`AGENTS`, an explicit name → import-function table: adding one is a new
-file plus one line there. Where trials run is separate: :mod:`agents.ray_backend` runs any
-agent's proposals on a Ray cluster (``ray`` is imported only then).
+file plus one line there (``tests/contract/test_agent_contract.py`` then checks it). Where trials
+run is separate: :mod:`agents.ray_backend` runs any agent's proposals on a Ray cluster (``ray``
+is imported only then).
 
-This package never imports torch, ``snn_models`` or ``evolve`` (DESIGN.md §1).
+What the engine reads back is the project's own record, not a library's: each trial is a
+:class:`TrialRecord` (number, state, params, arch, values by objective, attributes), read from a
+:class:`RunStore` (an agent's live :attr:`Agent.store`, or :func:`open_store` for a finished run).
+Picking one trial off the front (:func:`pick`: best accuracy, lowest energy or :func:`knee`,
+within an energy budget) lives with the Pareto code.
+
+This package never imports torch, ``snn_models`` or ``evolve``.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from agents.base import Agent, Proposal, SearchSpaceLike
+from agents.base import Agent, Proposal, SearchSpaceLike, TrialStateName
 from agents.early_stopping import MultiObjectiveStopper, StopDecision
 from agents.errors import AgentError, StudyExistsError
 from agents.objectives import OBJECTIVES, Constraint, Objective, parse_objectives
-from agents.optuna_agent import OptunaAgent, describe_storage, open_storage
-from agents.pareto import dominates, hypervolume, pareto_front
+from agents.optuna_agent import OptunaAgent
+from agents.optuna_store import OptunaStore, open_store
+from agents.pareto import (
+    PICKS,
+    dominates,
+    hypervolume,
+    knee,
+    pareto_front,
+    pareto_records,
+    pick,
+)
+from agents.records import RECORD_STATES, RecordState, RunStore, TrialRecord
 from agents.samplers import SAMPLERS
+from agents.storage import describe_storage, open_storage
 
 __all__ = [
     "AGENTS",
     "OBJECTIVES",
+    "PICKS",
+    "RECORD_STATES",
     "SAMPLERS",
     "SAMPLER_NAMES",
     "Agent",
@@ -33,30 +55,43 @@ __all__ = [
     "MultiObjectiveStopper",
     "Objective",
     "OptunaAgent",
+    "OptunaStore",
     "Proposal",
+    "RecordState",
+    "RunStore",
     "SearchSpaceLike",
     "StopDecision",
     "StudyExistsError",
+    "TrialRecord",
+    "TrialStateName",
     "describe_storage",
     "dominates",
     "hypervolume",
+    "knee",
     "make_agent",
     "open_storage",
+    "open_store",
     "pareto_front",
+    "pareto_records",
     "parse_objectives",
+    "pick",
 ]
 
-#: Every name ``--sampler`` accepts.
+#: Every sampler name an agent's ``sampler`` argument accepts.
 SAMPLER_NAMES: tuple[str, ...] = ("auto", *SAMPLERS)
 
 
-def _optuna_agent() -> type[Any]:
-    return OptunaAgent
+def _load(module: str, name: str) -> type[Any]:
+    """The class ``name`` of ``module``, imported now (an agent's heavy imports wait for it)."""
+    cls: type[Any] = getattr(importlib.import_module(module), name)
+    return cls
 
 
-#: Agent name → function importing its class (an agent may load heavy packages only when chosen).
+#: Agent name → function importing its class. Every agent takes the keyword arguments of
+#: :class:`OptunaAgent`; adding one is its module plus one line here.
 AGENTS: dict[str, Callable[[], type[Any]]] = {
-    "optuna": _optuna_agent,
+    "optuna": partial(_load, "agents.optuna_agent", "OptunaAgent"),
+    "random": partial(_load, "agents.random_agent", "RandomAgent"),
 }
 
 
@@ -65,7 +100,8 @@ def make_agent(name: str, **kwargs: Any) -> Agent:
 
     Args:
         name: A key of :data:`AGENTS`.
-        **kwargs: The agent's constructor arguments (see :class:`OptunaAgent`).
+        **kwargs: The agent's constructor arguments, the same for every agent (see
+            :class:`OptunaAgent`).
 
     Returns:
         The agent.
@@ -77,7 +113,8 @@ def make_agent(name: str, **kwargs: Any) -> Agent:
     loader = AGENTS.get(name)
     if name == "ray":
         raise AgentError(
-            "Ray runs trials, it does not propose them: use --agent optuna --backend ray"
+            "Ray runs trials, it does not propose them: use agent 'optuna' and run its trials "
+            "on Ray (agents.ray_backend.run_with_ray)"
         )
     if loader is None:
         raise AgentError(f"unknown agent {name!r}; choose from {', '.join(AGENTS)}")

@@ -2,8 +2,9 @@
 
 An agent is the *exploration strategy* of the search (NNI's split): it never builds or trains a
 model. It asks the space for an architecture, hands it out as a :class:`Proposal`, and is told the
-result. Every agent (Optuna now, Ray Tune later) has the :class:`Agent` shape, so the conductor in
-``evolve`` drives any of them the same way:
+result. Every agent (those in :data:`agents.AGENTS`) has the :class:`Agent` shape, so the
+conductor in ``evolve`` drives any of them the same way, and reads what they recorded through
+their :attr:`Agent.store` (:class:`~agents.records.TrialRecord`\\s, no library types):
 
 .. code-block:: python
 
@@ -16,18 +17,23 @@ result. Every agent (Optuna now, Ray Tune later) has the :class:`Agent` shape, s
                 break
         else:
             agent.tell(proposal, {"accuracy": acc, "energy_uj": e})
+    front = agent.pareto_trials()  # TrialRecords
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import optuna
+from agents.records import RunStore, TrialRecord
+
+if TYPE_CHECKING:
+    from search_spaces.suggesters import Suggester
 
 __all__ = ["Agent", "Proposal", "SearchSpaceLike", "TrialStateName"]
 
+#: The outcomes :meth:`Agent.tell` accepts.
 TrialStateName = Literal["complete", "pruned", "fail"]
 
 
@@ -35,8 +41,9 @@ class SearchSpaceLike(Protocol):
     """What an agent needs from a search space (``search_spaces.SearchSpace`` has this shape).
 
     ``sample`` is define-by-run: it calls ``suggest_int``/``suggest_float``/``suggest_categorical``
-    on the suggester (an :class:`optuna.trial.Trial` here), conditionals being plain ``if``\\s, and
-    returns a flat, JSON-serialisable mapping (an ``ArchSpec``).
+    on the suggester (an ``optuna.trial.Trial`` for the Optuna agents; any
+    ``search_spaces.Suggester``), conditionals being plain ``if``\\s, and returns a flat,
+    JSON-serialisable mapping (an ``ArchSpec``).
     """
 
     @property
@@ -44,7 +51,7 @@ class SearchSpaceLike(Protocol):
         """The space's name, recorded with the study."""
         ...
 
-    def sample(self, suggester: optuna.trial.Trial, /) -> Mapping[str, Any]:
+    def sample(self, suggester: Suggester, /) -> Mapping[str, Any]:
         """Draws one architecture through ``suggester``."""
         ...
 
@@ -54,28 +61,31 @@ class Proposal:
     """One candidate handed out by :meth:`Agent.ask`.
 
     Attributes:
-        number: The trial number in the study (what ``evolve export --trial N`` takes).
+        number: The trial number in the study (the ``number`` of its
+            :class:`~agents.records.TrialRecord`).
         arch: The sampled architecture (an ``ArchSpec``): flat and JSON-serialisable.
-        trial: The live Optuna trial behind the proposal.
         curve: Per-epoch values reported so far, each ``{"epoch": e, <metric>: value, ...}``
-            (also stored in the study as the trial's ``curve`` user attribute).
+            (also stored with the trial as its ``curve`` attribute).
     """
 
     number: int
     arch: Mapping[str, Any]
-    trial: optuna.trial.Trial
     curve: list[dict[str, float]] = field(default_factory=list)
 
 
 class Agent(Protocol):
-    """The interface every agent offers (see the module docstring for the loop that drives it)."""
+    """The interface every agent offers (see the module docstring for the loop that drives it).
 
-    #: Trial numbers a resumed agent found left RUNNING by a crashed run and marked FAIL.
+    Only project types cross it: :class:`Proposal` out, plain mappings in, and
+    :class:`~agents.records.TrialRecord`\\s from :attr:`store` and :meth:`pareto_trials`.
+    """
+
+    #: Trial numbers a resumed agent found left running by a crashed run and marked failed.
     recovered_on_resume: list[int]
 
     @property
-    def study(self) -> optuna.Study:
-        """The Optuna study that records every trial."""
+    def store(self) -> RunStore:
+        """The record of every trial of this agent's study (live)."""
         ...
 
     def ask(self) -> Proposal:
@@ -101,6 +111,6 @@ class Agent(Protocol):
         """How many candidates count toward the budget (complete or pruned)."""
         ...
 
-    def pareto_trials(self) -> list[optuna.trial.FrozenTrial]:
-        """The feasible, complete, non-dominated trials."""
+    def pareto_trials(self) -> list[TrialRecord]:
+        """The feasible, complete, non-dominated trials, by number."""
         ...

@@ -4,7 +4,8 @@ Neither Optuna (``trial.report``/``should_prune`` raise ``NotImplementedError`` 
 multi-objective study) nor Ray Tune prunes multi-objective trials, so this rule is ours. It reads
 the learning curves that agents store in the study (the ``curve`` user attribute of each trial:
 a list of ``{"epoch": e, "val_accuracy": ..., "energy_uj": ..., ...}``), so every process and every
-agent writing to the same storage sees the same history.
+agent writing to the same storage sees the same history. It reads them from an Optuna study or
+from any :class:`~agents.records.RunStore` (the ``curve`` of each record's ``attrs``).
 
 The rule (epochs are **0-based**: epoch 0 is the report after the first training epoch):
 
@@ -36,7 +37,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,7 @@ import optuna
 from optuna.trial import TrialState
 
 from agents.errors import AgentError
+from agents.records import RunStore
 
 __all__ = ["CURVE_ATTR", "MultiObjectiveStopper", "StopDecision"]
 
@@ -89,6 +91,18 @@ def _entry_at(curve: object, epoch: int) -> Mapping[str, Any] | None:
         if isinstance(entry, Mapping) and entry.get("epoch") == epoch:
             return entry
     return None
+
+
+def _peer_curves(history: optuna.Study | RunStore, trial_number: int) -> Iterator[object]:
+    """The ``curve`` of every finished trial but ``trial_number``."""
+    if isinstance(history, optuna.Study):
+        for peer in history.get_trials(deepcopy=False, states=_FINISHED):
+            if peer.number != trial_number:
+                yield peer.user_attrs.get(CURVE_ATTR)
+        return
+    for record in history.trials(("complete", "pruned")):
+        if record.number != trial_number:
+            yield record.attrs.get(CURVE_ATTR)
 
 
 def _number(entry: Mapping[str, Any], key: str) -> float | None:
@@ -156,7 +170,7 @@ class MultiObjectiveStopper:
 
     def decide(
         self,
-        study: optuna.Study,
+        study: optuna.Study | RunStore,
         *,
         trial_number: int,
         epoch: int,
@@ -165,7 +179,7 @@ class MultiObjectiveStopper:
         """Applies the rule to one report.
 
         Args:
-            study: The study holding the finished trials and their curves.
+            study: The study (or run store) holding the finished trials and their curves.
             trial_number: The reporting trial (excluded from its own peers).
             epoch: The 0-based epoch of the report.
             values: The reported values; must hold ``accuracy_key`` (and ``energy_key`` if set).
@@ -194,10 +208,8 @@ class MultiObjectiveStopper:
             return StopDecision(False, epoch, 0, 0, f"epoch {epoch} < min_epoch {self.min_epoch}")
 
         n_compared = n_dominators = 0
-        for peer in study.get_trials(deepcopy=False, states=_FINISHED):
-            if peer.number == trial_number:
-                continue
-            entry = _entry_at(peer.user_attrs.get(CURVE_ATTR), epoch)
+        for curve in _peer_curves(study, trial_number):
+            entry = _entry_at(curve, epoch)
             if entry is None:
                 continue
             peer_accuracy = _number(entry, self.accuracy_key)
@@ -220,7 +232,7 @@ class MultiObjectiveStopper:
 
     def should_stop(
         self,
-        study: optuna.Study,
+        study: optuna.Study | RunStore,
         *,
         trial_number: int,
         epoch: int,

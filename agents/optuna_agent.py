@@ -1,6 +1,8 @@
 """The Optuna agent: ask/tell over a persistent study, samplers by name, our own early stopping.
 
-The study in the storage is the single record of the search (DESIGN.md §3). Every trial carries
+The study in the storage is the single record of the search; the engine reads it
+through :attr:`OptunaAgent.store` (an :class:`~agents.optuna_store.OptunaStore` of
+:class:`~agents.records.TrialRecord`\\s). Every trial carries
 its architecture (user attribute ``arch``), its learning curve (``curve``), the metrics it was
 told (``metrics``) and whatever diagnostics the caller adds. Under constraints it also carries its
 constraint values: Optuna's ``Trial.set_constraint`` (read by the samplers), the user attribute
@@ -37,23 +39,39 @@ from __future__ import annotations
 
 import json
 import math
-import re
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import optuna
-from optuna.exceptions import DuplicatedStudyError
 from optuna.trial import FrozenTrial, TrialState
 
 from agents.base import Proposal, SearchSpaceLike, TrialStateName
 from agents.early_stopping import CURVE_ATTR, MultiObjectiveStopper
-from agents.errors import AgentError, StudyExistsError
+from agents.errors import AgentError
 from agents.objectives import Constraint, Objective
-from agents.pareto import hypervolume, pareto_front
-from agents.samplers import SamplerSettings, make_sampler, resolve_sampler_name
+from agents.optuna_store import OptunaStore
+from agents.optuna_study import open_study
+from agents.pareto import hypervolume
+from agents.records import TrialRecord
+from agents.samplers import resolve_sampler_name
 
-__all__ = ["RESERVED_ATTRS", "OptunaAgent"]
+# where they were first defined: still importable from here
+from agents.storage import (
+    JOURNAL_SUFFIXES,
+    SCHEMA_RACE_ATTEMPTS,
+    describe_storage,
+    open_storage,
+    with_trial_cache,
+)
+
+__all__ = [
+    "JOURNAL_SUFFIXES",
+    "RESERVED_ATTRS",
+    "SCHEMA_RACE_ATTEMPTS",
+    "OptunaAgent",
+    "describe_storage",
+    "open_storage",
+]
 
 #: Trial user attributes that ``tell(attrs=...)`` may not set: the early-stopping history.
 #: (Other keys the agent writes in ``tell``, ``metrics``, ``constraint_values``, ``feasible`` and
@@ -66,91 +84,6 @@ _STATES: dict[str, TrialState] = {
     "fail": TrialState.FAIL,
 }
 _COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)
-
-
-def describe_storage(storage: str | optuna.storages.BaseStorage | None) -> str:
-    """A storage as a user may see it in a message (password masked)."""
-    if storage is None:
-        return "memory"
-    if isinstance(storage, str):
-        return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", storage)
-    return type(storage).__name__
-
-
-#: Opening attempts when processes race to create a new database's tables.
-SCHEMA_RACE_ATTEMPTS = 6
-_SCHEMA_RACE = ("UniqueViolation", "already exists", "database is locked", "duplicate key")
-#: File suffixes that name an Optuna journal file (``JournalStorage``) instead of a database URL.
-JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
-
-
-def open_storage(
-    storage: str | optuna.storages.BaseStorage | None,
-) -> optuna.storages.BaseStorage:
-    """An Optuna storage from what a user gives.
-
-    * ``None``: in memory;
-    * a database URL (``sqlite:////abs/study.db``, ``postgresql://user@host:5432/db``, any
-      SQLAlchemy URL): ``RDBStorage``;
-    * a file path ending in ``.log``, ``.journal`` or ``.jsonl`` (or ``journal:PATH``): a
-      ``JournalStorage`` on that file, which several processes may append to at once;
-    * a storage object: itself.
-
-    Raises:
-        AgentError: a URL or file that cannot be opened (the message masks passwords).
-    """
-    if storage is None:
-        return optuna.storages.InMemoryStorage()
-    if not isinstance(storage, str):
-        return storage
-    path = storage.removeprefix("journal:")
-    if storage.startswith("journal:") or ("://" not in storage and path.endswith(JOURNAL_SUFFIXES)):
-        from optuna.storages.journal import JournalFileBackend
-
-        try:
-            return optuna.storages.JournalStorage(JournalFileBackend(path))
-        except OSError as error:
-            raise AgentError(f"cannot open journal file {path}: {error}") from error
-    if "://" not in storage:
-        raise AgentError(
-            f"storage {storage!r} is neither a database URL (sqlite:///..., postgresql://...) "
-            f"nor a journal file ({', '.join(JOURNAL_SUFFIXES)})"
-        )
-    url = _with_driver(storage)
-    for attempt in range(SCHEMA_RACE_ATTEMPTS):
-        try:
-            return optuna.storages.RDBStorage(url)
-        except ImportError as error:
-            raise AgentError(
-                f"cannot open storage {describe_storage(storage)}: its database driver is not installed "
-                "(PostgreSQL: pip install -c constraints.txt -e '.[cluster]')"
-            ) from error
-        except Exception as error:  # sqlalchemy raises several types for a bad URL
-            # Several processes opening a new database at once race to create Optuna's tables
-            # (PostgreSQL: duplicate pg_type key; SQLite: locked); the loser retries, bounded.
-            racing = any(word in str(error) for word in _SCHEMA_RACE)
-            if racing and attempt + 1 < SCHEMA_RACE_ATTEMPTS:
-                time.sleep(0.5 * (attempt + 1))
-                continue
-            text = str(error).strip()
-            first = text.splitlines()[0] if text else type(error).__name__
-            raise AgentError(f"cannot open storage {describe_storage(storage)}: {first}") from error
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _with_driver(url: str) -> str:
-    """``postgresql://`` with the driver that is installed.
-
-    SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg 3; the ``cluster`` extra installs
-    psycopg2 (``psycopg2-binary``). A URL naming its driver (``postgresql+...://``) is kept.
-    """
-    if not url.startswith("postgresql://"):
-        return url
-    import importlib.util
-
-    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2"):
-        return "postgresql+psycopg2://" + url.removeprefix("postgresql://")
-    return url
 
 
 def _json_problem(label: str, value: object) -> str | None:
@@ -212,7 +145,7 @@ class OptunaAgent:
         join: bool = False,
     ) -> None:
         if not objectives:
-            raise AgentError("at least one objective is needed, e.g. --objectives accuracy")
+            raise AgentError("at least one objective is needed, e.g. parse_objectives('accuracy')")
         names = [objective.name for objective in objectives]
         if len(set(names)) != len(names):
             raise AgentError(f"objectives repeat a name: {', '.join(names)}")
@@ -220,128 +153,51 @@ class OptunaAgent:
         if len(set(constraint_names)) != len(constraint_names):
             raise AgentError(f"constraints repeat a name: {', '.join(constraint_names)}")
         if not study_name:
-            raise AgentError("the study needs a non-empty name (--study)")
+            raise AgentError("the study needs a non-empty name (study_name)")
 
         self._space = space
         self._objectives = tuple(objectives)
         self._constraints = tuple(constraints)
         self._early_stopper = early_stopper
         self._open: dict[int, Proposal] = {}
+        self._live: dict[int, optuna.trial.Trial] = {}  # the Optuna trial of each open proposal
         self.sampler_name = resolve_sampler_name(sampler, len(self._objectives))
 
-        backend = open_storage(storage)
-        try:
-            study_id: int | None = backend.get_study_id_from_name(study_name)
-        except KeyError:
-            study_id = None
-        if study_id is not None and not (resume or join):
-            raise StudyExistsError(
-                f"study {study_name!r} already exists in {describe_storage(storage)}; "
-                "pass --resume to continue it or choose another --study"
-            )
-
-        n_existing = 0
-        half_made = False
-        if study_id is not None:
-            recorded = backend.get_study_user_attrs(study_id)
-            n_existing = len(backend.get_all_trials(study_id, deepcopy=False))
-            half_made = self._half_made(
-                recorded, n_existing, backend.get_study_directions(study_id)
-            )
-            if not half_made:
-                self._check_recorded(study_name, recorded)
-        settings = SamplerSettings(
-            seed=seed, population_size=population_size, trial_offset=n_existing
+        backend = with_trial_cache(open_storage(storage))  # the study and the store share it
+        self._study, existed = open_study(
+            backend,
+            storage=storage,
+            study_name=study_name,
+            space=self._space,
+            objectives=self._objectives,
+            constraints=self._constraints,
+            sampler_name=self.sampler_name,
+            seed=seed,
+            population_size=population_size,
+            resume=resume,
+            join=join,
         )
-        optuna_sampler = make_sampler(
-            self.sampler_name, n_objectives=len(self._objectives), settings=settings
-        )
-
-        if study_id is None:
-            try:
-                self._study = optuna.create_study(
-                    storage=backend,
-                    study_name=study_name,
-                    directions=[objective.direction for objective in self._objectives],
-                    sampler=optuna_sampler,
-                )
-            except DuplicatedStudyError as error:  # created by another process meanwhile
-                if not join:
-                    raise StudyExistsError(
-                        f"study {study_name!r} was just created in {describe_storage(storage)} by "
-                        "another process; pass --join to work on it too or choose another --study"
-                    ) from error
-                self._study = optuna.load_study(
-                    study_name=study_name, storage=backend, sampler=optuna_sampler
-                )
-            else:
-                self._study.set_user_attr("space", self._space.name)
-                self._study.set_user_attr("constraints", [c.to_dict() for c in self._constraints])
-        else:
-            self._study = optuna.load_study(
-                study_name=study_name, storage=backend, sampler=optuna_sampler
-            )
-            if half_made:  # finish the record an interrupted creation left out
-                self._study.set_user_attr("space", self._space.name)
-                self._study.set_user_attr("constraints", [c.to_dict() for c in self._constraints])
-        # Thresholds may change between runs: store the current ones.
-        self._study.set_user_attr("objectives", [o.to_dict() for o in self._objectives])
         self.recovered_on_resume: list[int] = []
         """Numbers of the stale trials the constructor told FAIL on resume (for the run log)."""
         # joining a study another process runs: its RUNNING trials are alive, not stale
-        if study_id is not None and not join:
+        if existed and not join:
             self.recovered_on_resume = self.recover_stale_trials()
-
-    def _half_made(
-        self,
-        recorded: Mapping[str, Any],
-        n_trials: int,
-        directions: Sequence[optuna.study.StudyDirection],
-    ) -> bool:
-        """A study whose creation was interrupted (the process killed between creating it and
-        recording its objectives): no objectives recorded, no trial, and our directions."""
-        ours = [
-            optuna.study.StudyDirection.MAXIMIZE
-            if o.direction == "maximize"
-            else optuna.study.StudyDirection.MINIMIZE
-            for o in self._objectives
-        ]
-        return "objectives" not in recorded and n_trials == 0 and list(directions) == ours
-
-    def _check_recorded(self, study_name: str, recorded: Mapping[str, Any]) -> None:
-        """Refuses to resume a study recorded with other objectives, constraints or space."""
-        stored_objectives = recorded.get("objectives")
-        if not isinstance(stored_objectives, list):
-            raise AgentError(
-                f"study {study_name!r} was not created by snn-evolve (no objectives recorded); "
-                "choose another --study"
-            )
-        was = [(o.get("name"), o.get("direction")) for o in stored_objectives]
-        now = [(o.name, o.direction) for o in self._objectives]
-        if was != now:
-            raise AgentError(
-                f"study {study_name!r} optimises {_pairs(was)}, not {_pairs(now)}; "
-                "resume with the same --objectives or choose another --study"
-            )
-        was_constraints = recorded.get("constraints", [])
-        now_constraints = [c.to_dict() for c in self._constraints]
-        if was_constraints != now_constraints:
-            raise AgentError(
-                f"study {study_name!r} has constraints {was_constraints}, not {now_constraints}; "
-                "resume with the same constraints or choose another --study"
-            )
-        if recorded.get("space") != self._space.name:
-            raise AgentError(
-                f"study {study_name!r} searches space {recorded.get('space')!r}, not "
-                f"{self._space.name!r}; resume with the same --space or choose another --study"
-            )
+        self._store = OptunaStore(
+            backend, study_name, objectives=self._objectives, constraints=self._constraints
+        )
 
     # -- what the study holds ---------------------------------------------------------------
 
     @property
     def study(self) -> optuna.Study:
-        """The Optuna study (for optuna-dashboard, plots and exports)."""
+        """The Optuna study (for optuna-dashboard and plots; not part of :class:`agents.Agent`:
+        read trials through :attr:`store`)."""
         return self._study
+
+    @property
+    def store(self) -> OptunaStore:
+        """The study's trials as :class:`~agents.records.TrialRecord`\\s (live, read only)."""
+        return self._store
 
     @property
     def objectives(self) -> tuple[Objective, ...]:
@@ -362,25 +218,23 @@ class OptunaAgent:
         """Trials that count toward the budget: COMPLETE and PRUNED (FAIL does not count)."""
         return len(self._study.get_trials(deepcopy=False, states=_COUNTED))
 
-    def objective_values(self, trial: FrozenTrial) -> dict[str, float]:
+    def objective_values(self, trial: TrialRecord | FrozenTrial) -> dict[str, float]:
         """A complete trial's values by objective name (empty for other states)."""
+        if isinstance(trial, TrialRecord):
+            return dict(trial.values or {})
         if trial.values is None:
             return {}
         return {o.name: v for o, v in zip(self._objectives, trial.values, strict=True)}
 
-    def pareto_trials(self) -> list[FrozenTrial]:
-        """COMPLETE, feasible, non-dominated trials, by trial number. Never pruned trials."""
-        trials = [
-            trial
-            for trial in self._study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if trial.values is not None and all(v <= 0.0 for v in trial.constraints.values())
-        ]
-        directions = [objective.direction for objective in self._objectives]
-        front = pareto_front([trial.values for trial in trials], directions)
-        return [trials[i] for i in front]
+    def pareto_trials(self) -> list[TrialRecord]:
+        """COMPLETE, feasible, non-dominated trials with finite values, by trial number.
+
+        Never pruned trials. The same as ``self.store.pareto()``.
+        """
+        return self._store.pareto()
 
     @property
-    def best_trials(self) -> list[FrozenTrial]:
+    def best_trials(self) -> list[TrialRecord]:
         """Same as :meth:`pareto_trials`."""
         return self.pareto_trials()
 
@@ -405,7 +259,10 @@ class OptunaAgent:
                     "threshold or pass a reference point"
                 )
             reference = [float(o.threshold) for o in self._objectives if o.threshold is not None]
-        points = [trial.values for trial in self.pareto_trials()]
+        points = [
+            [(record.values or {})[o.name] for o in self._objectives]
+            for record in self.pareto_trials()
+        ]
         return hypervolume(points, reference, [o.direction for o in self._objectives])
 
     def recover_stale_trials(self) -> list[int]:
@@ -451,8 +308,9 @@ class OptunaAgent:
             self._study.tell(trial, state=TrialState.FAIL)
             raise
         trial.set_user_attr("arch", arch_data)
-        proposal = Proposal(number=trial.number, arch=arch, trial=trial)
+        proposal = Proposal(number=trial.number, arch=arch)
         self._open[proposal.number] = proposal
+        self._live[proposal.number] = trial
         return proposal
 
     def report(self, proposal: Proposal, epoch: int, values: Mapping[str, float]) -> bool:
@@ -488,14 +346,15 @@ class OptunaAgent:
                 raise AgentError(f"trial {proposal.number}: {name}={value!r} is not a number")
             entry[name] = number
         proposal.curve.append(entry)
-        proposal.trial.set_user_attr(CURVE_ATTR, list(proposal.curve))
+        trial = self._live[proposal.number]
+        trial.set_user_attr(CURVE_ATTR, list(proposal.curve))
         if self._early_stopper is None:
             return False
         decision = self._early_stopper.decide(
             self._study, trial_number=proposal.number, epoch=epoch, values=entry
         )
         if decision.stop:
-            proposal.trial.set_user_attr("early_stop", decision.to_dict())
+            trial.set_user_attr("early_stop", decision.to_dict())
         return decision.stop
 
     def tell(
@@ -552,7 +411,7 @@ class OptunaAgent:
                 else:
                     violations[constraint.name] = constraint.violation(value)
 
-        trial = proposal.trial
+        trial = self._live[proposal.number]
         if attrs_problem is None:
             for key, value in attrs.items():
                 trial.set_user_attr(key, value)
@@ -584,8 +443,5 @@ class OptunaAgent:
         self, proposal: Proposal, state: TrialState, values: Sequence[float] | None = None
     ) -> None:
         del self._open[proposal.number]
-        self._study.tell(proposal.trial, values, state=state)
-
-
-def _pairs(pairs: Sequence[tuple[object, object]]) -> str:
-    return ", ".join(f"{name} ({direction})" for name, direction in pairs)
+        trial = self._live.pop(proposal.number)
+        self._study.tell(trial, values, state=state)

@@ -1,6 +1,6 @@
 """Run an agent's search on a Ray cluster with Ray Tune: many trials at once, one study.
 
-The agent stays the single source of proposals and the study the single record (DESIGN.md §3).
+The agent stays the single source of proposals and the study the single record.
 Ray Tune only schedules: :class:`AgentSearcher` is a Tune ``Searcher`` that asks the agent for
 each new trial (an ask/tell adapter, so the study's own sampler, objectives and constraints are
 used unchanged), and :class:`AgentStopper` is a Tune scheduler that feeds every per-epoch result
@@ -64,7 +64,7 @@ FINAL_KEY = "evolve_final"
 TRACEBACK_KEY = "traceback"
 #: Per-epoch metrics travel as ``m_<name>`` keys (Tune adds its own keys to every result).
 METRIC_PREFIX = "m_"
-#: The environment Ray needs on these machines (DESIGN.md §6): no usage stats, loopback only
+#: The environment Ray needs on these machines: no usage stats, loopback only
 #: unless a cluster says otherwise, and an explicit auth mode (a stale token file otherwise
 #: breaks connections). Set for the driver and for a local cluster it starts.
 RAY_ENV = {
@@ -96,17 +96,22 @@ class RayOptions:
     storage_path: Path | None = None
 
     def validate(self) -> None:
+        """Checks the options.
+
+        Raises:
+            AgentError: One line naming the option (by its attribute name) and what it needs.
+        """
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
-            raise AgentError(f"--workers must be an integer >= 1, got {self.workers!r}")
+            raise AgentError(f"workers must be an integer >= 1, got {self.workers!r}")
         if not self.cpus_per_trial > 0:
-            raise AgentError(f"--cpus-per-trial must be > 0, got {self.cpus_per_trial}")
+            raise AgentError(f"cpus_per_trial must be > 0, got {self.cpus_per_trial}")
         if self.gpus_per_trial < 0:
-            raise AgentError(f"--gpus-per-trial must be >= 0, got {self.gpus_per_trial}")
+            raise AgentError(f"gpus_per_trial must be >= 0, got {self.gpus_per_trial}")
         if self.max_retries < 0:
             raise AgentError(f"max_retries must be >= 0, got {self.max_retries}")
         if self.address not in (None, "auto") and not _host_port(self.address):
             raise AgentError(
-                f"--ray-address {self.address!r}: give auto or HOST:PORT of the head node "
+                f"Ray address {self.address!r}: give auto or HOST:PORT of the head node "
                 "(e.g. 10.0.0.5:6379)"
             )
 
@@ -167,6 +172,7 @@ class _Shared:
     proposals: dict[str, Proposal] = field(default_factory=dict)
     stopped: set[str] = field(default_factory=set)
     last: dict[str, dict[str, float]] = field(default_factory=dict)
+    error_logs: str = "Ray Tune's experiment folder"  # where Tune writes a failed worker's log
 
 
 class _DriverOnly:
@@ -215,7 +221,8 @@ class AgentSearcher(_DriverOnly, Searcher):
         return None
 
     def save(self, checkpoint_path: str) -> None:
-        """Nothing to save: the study is the search's state (``--resume`` reads it)."""
+        """Nothing to save: the study is the search's state (an agent with ``resume=True``
+        reads it)."""
 
     def restore(self, checkpoint_path: str) -> None:
         """Nothing to restore (see :meth:`save`)."""
@@ -260,7 +267,7 @@ def _ending(
         return TrialEnd(proposal, state, values, attrs)
     if trial_id in sh.stopped:
         return TrialEnd(proposal, "pruned", sh.last.get(trial_id, {}), {"stopped_by": "ray"})
-    reason = "the Ray worker failed (see runs/<study>/ray for the error log)"
+    reason = f"the Ray worker failed (see {sh.error_logs} for the error log)"
     if not error:
         reason = "the trial ended without a final report"
     attrs = {
@@ -311,7 +318,7 @@ def run_with_ray(
     """Run trials on Ray until the study has ``n_trials`` finished (complete or pruned) ones.
 
     Args:
-        agent: the agent (its study is the record); only used in this process.
+        agent: the agent (its store is the record); only used in this process.
         trainable: Tune function trainable ``f(config, **parameters)``; ``config`` holds
             ``number`` (the study's trial number) and ``arch``. It reports
             ``tune.report(epoch_report(i, metrics))`` after each epoch and ends with
@@ -352,12 +359,14 @@ def run_with_ray(
             where = options.address or "a local instance"
             raise AgentError(
                 f"cannot start or join Ray at {where}: {str(e).splitlines()[0]}; "
-                "start the head with `ray start --head` or check --ray-address"
+                "start the head with `ray start --head` or check the address"
             ) from None
         started_here = True
     try:
         deadline = None if timeout is None else time.monotonic() + timeout
         shared = _Shared(agent, n_trials, deadline, on_end)
+        if options.storage_path is not None:
+            shared.error_logs = str(Path(options.storage_path) / "tune")
         searcher, stopper = AgentSearcher(shared), AgentStopper(shared)
         fn = tune.with_parameters(trainable, **dict(parameters or {}))
         resources = {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial}

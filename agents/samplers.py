@@ -20,7 +20,7 @@ trial's proposal depends only on the seed, its number and the trials the study a
 
 * the same seed on the same data reproduces every proposal;
 * a resumed study does not replay the candidates it drew before (its trials have new numbers);
-* processes sharing one study (``--join``) do not duplicate each other's proposals. Seeded
+* processes sharing one study (``join=True``) do not duplicate each other's proposals. Seeded
   once per process, their streams would be identical: two processes that opened the study
   together proposed the same candidates in pairs.
 

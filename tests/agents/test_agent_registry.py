@@ -6,34 +6,52 @@ import pkgutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from agent_fakes import ToySpace
 
 import agents
 from agents import AGENTS, AgentError, OptunaAgent, make_agent, parse_objectives
+from agents.random_agent import RandomAgent
 
 
-def test_optuna_entry_builds_the_agent() -> None:
-    assert AGENTS["optuna"]() is OptunaAgent
+@pytest.mark.parametrize(("name", "cls"), [("optuna", OptunaAgent), ("random", RandomAgent)])
+def test_each_entry_builds_its_agent_from_the_same_keywords(name: str, cls: type) -> None:
+    assert AGENTS[name]() is cls
     agent = make_agent(
-        "optuna",
+        name,
         space=ToySpace(),
         objectives=parse_objectives("accuracy,energy"),
         storage=None,
         study_name="x",
+        sampler="auto",
+        seed=0,
+        population_size=4,
     )
-    assert isinstance(agent, OptunaAgent)
+    assert isinstance(agent, cls)
+
+
+def test_the_random_agent_samples_at_random_only() -> None:
+    kwargs: dict[str, Any] = {
+        "space": ToySpace(),
+        "objectives": parse_objectives("accuracy"),
+        "storage": None,
+    }
+    agent = make_agent("random", study_name="a", **kwargs)
+    assert isinstance(agent, RandomAgent) and agent.sampler_name == "random"
+    with pytest.raises(AgentError, match="samples at random, not with 'tpe'"):
+        make_agent("random", study_name="b", sampler="tpe", **kwargs)
 
 
 def test_ray_is_a_backend_not_an_agent() -> None:
-    assert set(AGENTS) == {"optuna"}
-    with pytest.raises(AgentError, match="use --agent optuna --backend ray"):
+    assert set(AGENTS) == {"optuna", "random"}
+    with pytest.raises(AgentError, match=r"use agent 'optuna' and run its trials on Ray"):
         make_agent("ray", storage=None)
 
 
 def test_unknown_agent_lists_the_choices() -> None:
-    with pytest.raises(AgentError, match=r"unknown agent 'hyperopt'; choose from optuna$"):
+    with pytest.raises(AgentError, match=r"unknown agent 'hyperopt'; choose from optuna, random$"):
         make_agent("hyperopt")
 
 

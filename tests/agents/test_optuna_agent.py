@@ -79,7 +79,8 @@ def test_existing_study_without_resume_is_refused(storage_url: str) -> None:
     with pytest.raises(StudyExistsError) as info:
         _agent(storage_url)
     message = str(info.value)
-    assert "--resume" in message and "--study" in message and "\n" not in message
+    assert "resume=True" in message and "study name" in message and "\n" not in message
+    assert "--" not in message  # library words; the CLI names its flags
     assert isinstance(info.value, AgentError)
 
 
@@ -277,5 +278,5 @@ def test_bad_constructor_input_is_an_agent_error() -> None:
         _agent(None, objectives=())
     with pytest.raises(AgentError, match="repeat"):
         _agent(None, objectives=(TWO[0], TWO[0]))
-    with pytest.raises(AgentError, match="--study"):
+    with pytest.raises(AgentError, match="study_name"):
         _agent(None, study_name="")

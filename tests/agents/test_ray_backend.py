@@ -83,8 +83,10 @@ def test_stopped_trials_are_pruned_failures_are_told_and_the_count_is_reached(
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (RayOptions(workers=0), "--workers must be an integer >= 1"),
-        (RayOptions(cpus_per_trial=0), "--cpus-per-trial must be > 0"),
+        (RayOptions(workers=0), "^workers must be an integer >= 1"),
+        (RayOptions(cpus_per_trial=0), "^cpus_per_trial must be > 0"),
+        (RayOptions(gpus_per_trial=-1), "^gpus_per_trial must be >= 0"),
+        (RayOptions(address="head"), "^Ray address 'head'"),
         (RayOptions(address="head"), "give auto or HOST:PORT"),
         (RayOptions(address="head:99999"), "give auto or HOST:PORT"),
     ],
