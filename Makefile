@@ -1,5 +1,5 @@
 # snn-evolve — the two commands of the quick start are `make search` and `make test`.
-# Every install goes through constraints.txt (torch==2.13.0, a CPU build; see DESIGN.md §6).
+# Every install goes through constraints.txt (torch==2.13.0, a CPU build).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -80,7 +80,7 @@ bench-long-run: venv  ## 300 trials through the real search loop: resident memor
 bench-ray: venv  ## Ray backend: trials/min with 1 vs 2 workers, per-trial overhead (~5 min)
 	$(BIN)/python benchmarks/ray_scaling.py --out runs/bench/ray_scaling.json
 
-search: venv  ## set up, then search the default space (hybrid_attention) on digits (~4 min)
+search: venv  ## set up, then search the default space (hybrid_attention) on digits (~2.5 min after set-up)
 	$(BIN)/evolve search --space hybrid_attention
 
 train: venv  ## train one spiking MLP on digits and report accuracy/energy

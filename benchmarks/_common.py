@@ -1,6 +1,6 @@
 """What the experiment scripts share: data subsets, one training run, statistics, output.
 
-Every run goes through :func:`evolve.trial.evaluate_trial`, the exact code a search trial runs:
+Every run goes through :func:`evolve.engine.trial.evaluate_trial`, the exact code a search trial runs:
 the model is selected on validation accuracy, energy is measured from its spikes on the
 validation split, and accuracy is reported on the held-out test split.
 """
@@ -17,13 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from loguru import logger
 
-from evolve.datasets import Dataset, Split, load_dataset
-from evolve.trial import TrialSettings, evaluate_trial
-
-logger.remove()  # the trial's per-run INFO lines (dead-layer warnings...) would drown the table
-logger.add(sys.stderr, level="WARNING")
+from evolve.data.datasets import Dataset, Split, load_dataset
+from evolve.engine.trial import TrialSettings, evaluate_trial
+from evolve.store.runlog import run_log
 
 
 def load(
@@ -56,7 +53,9 @@ def load(
 
 def run(arch: Mapping[str, Any], data: Dataset, *, epochs: int, seed: int) -> dict[str, Any]:
     """Train and measure one architecture; the figures the experiment tables use."""
-    out = evaluate_trial(dict(arch), data, TrialSettings(epochs=epochs, seed=seed))
+    # warnings on stderr; the trial's per-run INFO lines would drown the table
+    with run_log(None, echo="WARNING"):
+        out = evaluate_trial(dict(arch), data, TrialSettings(epochs=epochs, seed=seed))
     a = out.attrs
     rates = list(a["firing_rates"].values())
     return {

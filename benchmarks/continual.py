@@ -1,6 +1,6 @@
 """Continual learning: naive, replay, STDP and replay+STDP on two task streams (issue 6).
 
-Each run is one ``evolve continual`` trial (:func:`evolve.continual_cmd.evaluate_continual`,
+Each run is one ``evolve continual`` trial (:func:`evolve.continual_learning.trial.evaluate_continual`,
 the exact code the continual search runs): a spiking MLP learns the 5 tasks of a stream in
 order; after each task it is tested on every task, filling the accuracy matrix R; ACC, BWT and
 (max-based) forgetting come from the test-split R, energy per inference from the final model's
@@ -31,8 +31,8 @@ import torch
 from _common import mean_std, pm, pyplot, table, write_json
 from tqdm import tqdm
 
-from evolve.continual import make_stream
-from evolve.continual_cmd import evaluate_continual
+from evolve.continual_learning.streams import make_stream
+from evolve.continual_learning.trial import evaluate_continual
 
 STREAMS = ("split-digits", "permuted-digits")
 #: (label, cl_* settings)

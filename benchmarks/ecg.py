@@ -1,6 +1,6 @@
 """ECG anomaly detection on real MIT-BIH data: detection rate, false positives, energy per beat.
 
-Each run is the exact pipeline of ``evolve ecg`` (:func:`evolve.ecg.run_pipeline`): R peaks and
+Each run is the exact pipeline of ``evolve ecg`` (:func:`evolve.apps.ecg.pipeline.run_pipeline`): R peaks and
 beats of MIT-BIH record 208 (unlabelled), normal beats chosen by shape and rhythm without labels,
 an autoencoder trained on 70 % of them, the threshold at the ``--quantile`` of the scores of the
 other 30 % (normal data only), then evaluation on sktime's labelled MIT-BIH excerpt (one
@@ -28,7 +28,7 @@ from typing import Any
 
 from _common import mean_std, pm, table, write_json
 
-from evolve.ecg import ECGSettings, load_excerpt, run_pipeline
+from evolve.apps.ecg.pipeline import ECGSettings, load_excerpt, run_pipeline
 from snn_models.energy import PJ_PER_UJ, get_profile
 
 NETWORKS = (("SNN", "snn"), ("ANN (same size)", "ann"))

@@ -1,6 +1,6 @@
 """A long search with a trivial evaluator: resident memory and time per trial over N trials.
 
-Drives the real search loop (:func:`evolve.search_cmd.run_loop`: Optuna agent with the default
+Drives the real search loop (:func:`evolve.engine.loop.run_loop`: Optuna agent with the default
 sampler on SQLite, pareto.json and trials.parquet rewritten, checkpoints saved and pruned after
 every trial) in this process. Only the evaluation is trivial: each trial builds its candidate
 (``snn_models.build``) and measures its energy on one tiny batch. Accuracy is made up (it grows
@@ -27,9 +27,9 @@ import torch
 from _common import table, write_json
 
 from agents import OptunaAgent, Proposal, parse_objectives
-from evolve.arch import arch_to_specs
-from evolve.search_cmd import run_loop
-from evolve.trial import ReportFn, TrialOutcome, resident_mb
+from evolve.engine.arch import arch_to_specs
+from evolve.engine.loop import run_loop
+from evolve.engine.trial import ReportFn, TrialOutcome, resident_mb
 from search_spaces import load_space
 from snn_models import NetSpec, build, measure_energy
 from snn_models.neurons.base import BaseNeuron
@@ -132,16 +132,18 @@ def main() -> None:
             seed=0,
         )
         evaluator.start = time.perf_counter()
-        code = run_loop(
+        result = run_loop(
             agent,
-            space,
-            {"trials": args.trials, "timeout": None},
-            objectives,
-            {"accuracy": 0.0, "energy_uj": 1.0},
-            run_dir,
-            evaluator,
-            progress=False,
+            trials=args.trials,
+            timeout=None,
+            max_failures=10,
+            objectives=objectives,
+            reference={"accuracy": 0.0, "energy_uj": 1.0},
+            run_dir=run_dir,
+            run_trial=evaluator,
+            desc="long run",
         )
+        code = 130 if result.interrupted else 0
         assert code == 0, f"the search loop ended with {code}"
         gc.collect()
         evaluator.mark(args.trials)

@@ -29,7 +29,7 @@ import yaml
 
 from agents import hypervolume, parse_objectives
 from evolve.cli import main as evolve_main
-from evolve.results import finished_points
+from evolve.store.results import finished_points
 
 CONTENDERS = {
     "default (nsga2 + early stop)": ["--sampler", "nsga2"],

@@ -38,10 +38,10 @@ import torch
 from _common import front_of, latency_ms, load, mean_std, table, write_json
 from tqdm import tqdm
 
-from evolve.arch import arch_to_specs
-from evolve.distill import Distiller
-from evolve.teachers import TeacherCache
-from evolve.training import TrainConfig, evaluate, train
+from evolve.engine.arch import arch_to_specs
+from evolve.training.distill import Distiller
+from evolve.training.teachers import TeacherCache
+from evolve.training.trainer import TrainConfig, evaluate, train
 from snn_models import build, measure_energy
 from snn_models.ann import build_ann
 from snn_models.conversion import convert, set_timesteps

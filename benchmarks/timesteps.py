@@ -31,7 +31,7 @@ from _common import (
 )
 from tqdm import tqdm
 
-from evolve.arch import arch_to_specs
+from evolve.engine.arch import arch_to_specs
 from search_spaces import load_space
 from snn_models import build
 

@@ -28,8 +28,8 @@ import torch
 from _common import front_of, load, mean_std, pm, table, write_json
 from tqdm import tqdm
 
-from evolve.arch import arch_to_specs
-from evolve.training import TrainConfig, evaluate, train
+from evolve.engine.arch import arch_to_specs
+from evolve.training.trainer import TrainConfig, evaluate, train
 from snn_models import build, measure_energy
 from snn_models.ann import build_ann
 

@@ -210,7 +210,7 @@ def _data_files(base: Path) -> None:
 def _nir_files(base: Path, run: Path) -> None:
     import nir
 
-    from evolve import checkpoints
+    from evolve.store import checkpoints
     from snn_models.nir_io import to_nir
 
     n = base / "nir"
@@ -1286,8 +1286,6 @@ class _Timeout(Exception):
 
 def _in_process(argv: list[str], cwd: Path) -> tuple[int, str, str]:
     """``evolve.cli.main(argv)`` in ``cwd`` with stdout/stderr captured, under a time limit."""
-    from loguru import logger
-
     out, err = io.StringIO(), io.StringIO()
 
     def expire(*_: Any) -> None:
@@ -1307,8 +1305,6 @@ def _in_process(argv: list[str], cwd: Path) -> tuple[int, str, str]:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old_handler)
         os.chdir(here)
-        logger.remove()  # sinks a command added point at the captured streams and its log file
-        logger.add(sys.stderr)
     return code, out.getvalue(), err.getvalue()
 
 

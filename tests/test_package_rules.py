@@ -1,4 +1,4 @@
-"""Project-wide rules: the one-way import arrows (DESIGN.md §1) and runnable docstring examples."""
+"""Project-wide rules: the one-way import arrows and runnable docstring examples."""
 
 from __future__ import annotations
 
@@ -52,7 +52,9 @@ def _modules(package: str) -> list[str]:
     return [package] + [m.name for m in pkgutil.walk_packages(pkg.__path__, prefix=f"{package}.")]
 
 
-@pytest.mark.parametrize("module", _modules("snn_models"))
+@pytest.mark.parametrize(
+    "module", [*_modules("snn_models"), *_modules("agents"), *_modules("evolve")]
+)
 def test_docstring_examples_run(module: str) -> None:
     mod = importlib.import_module(module)
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)

@@ -2,7 +2,7 @@
 
 Each space is sampled with a fresh seeded ``RandomSuggester`` per sample (a suggester remembers
 each name's range, so one per draw keeps the samples independent), over many seeds. Every sample
-must convert through :func:`evolve.arch.arch_to_specs`, build with :func:`snn_models.build` for
+must convert through :func:`evolve.engine.arch.arch_to_specs`, build with :func:`snn_models.build` for
 its data shape (digits ``(1, 8, 8)``, 10 classes, for the image spaces; a series ``(1, 150)``,
 2 classes, like GunPoint, for ``temporal``) and give finite scores of the right shape on a small
 batch. A sample that cannot build is a bug in the space's bounds or in the builder: the rate of
@@ -17,7 +17,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evolve.arch import CL_KEYS, KD_KEYS, TRAIN_KEYS, arch_to_specs
+from evolve.engine.arch import CL_KEYS, KD_KEYS, TRAIN_KEYS, arch_to_specs
 from search_spaces import RandomSuggester, load_space
 from search_spaces.loader import library_names
 from snn_models import ConfigError, NetSpec, build

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from evolve.arch import CL_KEYS, KD_KEYS, TRAIN_KEYS, arch_to_specs
+from evolve.engine.arch import CL_KEYS, KD_KEYS, TRAIN_KEYS, arch_to_specs
 from search_spaces import RandomSuggester, list_spaces, load_space
 from snn_models import NetSpec, build, measure_energy
 

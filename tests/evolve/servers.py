@@ -19,7 +19,7 @@ from pathlib import Path
 
 from agents.ray_backend import RAY_ENV as _RAY
 
-#: What Ray needs on these machines (DESIGN.md §6), for `ray start` and every driver.
+#: What Ray needs on these machines, for `ray start` and every driver.
 RAY_ENV = {**os.environ, **_RAY}
 
 

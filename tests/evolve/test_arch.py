@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from evolve.arch import arch_to_specs
+from evolve.engine.arch import arch_to_specs
 from evolve.errors import UserError
 from snn_models import NetSpec
 

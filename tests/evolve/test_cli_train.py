@@ -5,8 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from evolve_cli import evolve
+
+from evolve.data.datasets import load_dataset
+from evolve.errors import UserError
+from evolve.store import checkpoints
+from evolve.training.single import load_arch, train
 
 
 def test_train_spiking_mlp_on_digits_reaches_95_percent(tmp_path: Path) -> None:
@@ -23,6 +29,17 @@ def test_train_spiking_mlp_on_digits_reaches_95_percent(tmp_path: Path) -> None:
     assert all(0 < r < 1 for r in result["firing_rates"].values())
     assert "epoch 0" in (run_dir / "log.txt").read_text()
     assert (run_dir / "config.yaml").exists() and (run_dir / "model.pt").exists()
+    # model.pt is a checkpoint of the search's format: `evolve predict --model RUN` runs it
+    ckpt = checkpoints.read(run_dir / "model.pt")
+    assert ckpt.dataset == "digits" and ckpt.n_classes == 10 and ckpt.input_shape == (1, 8, 8)
+    test = load_dataset("digits").test
+    np.save(tmp_path / "x.npy", (test.x * 16).numpy())  # raw values: the card's input_scale is 1/16
+    np.save(tmp_path / "y.npy", test.y.numpy())
+    pred = evolve(
+        "predict", "--model", str(run_dir), "--input", "x.npy", "--labels", "y.npy", cwd=tmp_path
+    )
+    assert pred.returncode == 0, pred.stderr
+    assert f"accuracy {100 * result['test_accuracy']:.2f} %" in pred.stdout
 
 
 def test_train_cnn_with_bif_layer_from_yaml(tmp_path: Path) -> None:
@@ -65,6 +82,29 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path: Path, args: list[str], me
     assert len(lines) == 1 and message in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_train_api_returns_the_measured_run(tmp_path: Path) -> None:
+    arch = {"kind": "mlp", "timesteps": 2, "layers": [{"width": 16}], "train": {"epochs": 1}}
+    run = train(arch, "digits", neuron="bif", seed=1, out=tmp_path)
+    assert run.run_dir.parent == tmp_path and run.dataset == "digits"
+    assert run.spec["layers"][0]["neuron"] == "bif" and run.neuron_kinds == {"body.0": "BIF"}
+    assert 0 < run.test_accuracy <= 1 and 0 < run.energy_uj < run.ann_energy_uj
+    assert run.summary["history"] and len(run.summary["history"]) == 1
+    card = json.loads((run.run_dir / "model_card.json").read_text())
+    assert card["data"]["input_shape"] == [1, 8, 8] and card["data"]["preprocessing"]["input_scale"]
+    config = (run.run_dir / "config.yaml").read_text()
+    assert "seed: 1" in config and "epochs: 1" in config
+
+
+def test_train_api_bad_input_speaks_keywords(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="neuron: got 3 values for 2 layers"):
+        train("mlp", neuron=["lif", "bif", "if"], out=tmp_path)
+    with pytest.raises(UserError, match="arch: unknown preset 'resnet'"):
+        train("resnet", out=tmp_path)
+    with pytest.raises(UserError, match=r"train\.colour: unknown key"):
+        load_arch({"kind": "mlp", "layers": [{"width": 4}], "train": {"colour": 1}})
+    assert not any(tmp_path.iterdir())
 
 
 def test_wrong_flag_exits_2(tmp_path: Path) -> None:

@@ -24,8 +24,8 @@ from servers import (
 )
 
 from agents import open_storage
-from evolve import checkpoints
 from evolve.cli import main
+from evolve.store import checkpoints
 
 CHROMIUM = "/usr/bin/chromium"
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)

@@ -13,28 +13,18 @@ import pytest
 import torch
 from torch import nn
 
-from evolve.continual import (
-    STRATEGIES,
-    STREAMS,
-    ContinualResult,
-    Naive,
-    Replay,
-    ReplayBuffer,
-    ReplaySTDP,
-    STDPReadout,
-    Stream,
-    Task,
-    balanced_loss,
-    calibrate_rates,
-    continual_metrics,
-    feature_layers,
-    make_strategy,
-    make_stream,
-    run_stream,
-)
-from evolve.datasets import FASHION_MNIST_DIR, Split, load_digits
+from evolve.continual_learning.metrics import continual_metrics
+from evolve.continual_learning.runner import ContinualResult, run_stream
+from evolve.continual_learning.strategies import STRATEGIES, make_strategy
+from evolve.continual_learning.strategies.memory import ReplayBuffer, balanced_loss
+from evolve.continual_learning.strategies.naive import Naive
+from evolve.continual_learning.strategies.replay import Replay
+from evolve.continual_learning.strategies.replay_stdp import ReplaySTDP
+from evolve.continual_learning.strategies.stdp import STDPReadout, calibrate_rates, feature_layers
+from evolve.continual_learning.streams import STREAMS, Stream, Task, make_stream
+from evolve.data.datasets import FASHION_MNIST_DIR, Split, load_digits
 from evolve.errors import DataError, UserError
-from evolve.training import TrainConfig, TrainResult
+from evolve.training.trainer import TrainConfig, TrainResult
 from snn_models import ConfigError
 from snn_models.architectures import build
 
@@ -157,10 +147,12 @@ def test_split_stream_task_count_and_limit() -> None:
             assert len(part) == 20 and int(counts.max() - counts.min()) <= 1
     again = make_stream("split-digits", seed=0, n_tasks=3, limit=20)
     assert torch.equal(s.tasks[1].train.x, again.tasks[1].train.x)
-    with pytest.raises(UserError, match="--n-tasks"):
+    with pytest.raises(UserError, match="n_tasks must be"):
         make_stream("split-digits", n_tasks=11)
-    with pytest.raises(UserError, match="--limit"):
+    with pytest.raises(UserError, match="limit must be"):
         make_stream("split-digits", limit=0)
+    with pytest.raises(UserError, match="limit must be at least the 5 classes of a task"):
+        make_stream("split-digits", n_tasks=2, limit=3)
 
 
 def test_permuted_digits_permutations_are_seeded_distinct_and_shared_by_all_splits() -> None:
@@ -236,7 +228,7 @@ def test_dataset_sequence_checks_shape_and_class_count(tmp_path: Path) -> None:
         make_stream(f"{a},{_npz(tmp_path / 'c.npz', (5, 5), 4)}")
     with pytest.raises(UserError, match="share input shape and class count"):
         make_stream(f"{a},{_npz(tmp_path / 'd.npz', (4, 4), 3)}")
-    with pytest.raises(UserError, match="--n-tasks 3"):
+    with pytest.raises(UserError, match="n_tasks must match the data sets of a list: 3 given"):
         make_stream(f"{a},{b}", n_tasks=3)
 
 

@@ -1,8 +1,11 @@
-"""`evolve continual`: the continual search and continuing a found trial, end to end."""
+"""`evolve continual` and its library functions: the continual search and continuing a found
+trial, end to end."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,16 +14,34 @@ import pandas as pd
 import pytest
 from evolve_cli import evolve
 
-from evolve import checkpoints, continual_cmd
 from evolve.cli import main
-from evolve.continual import STRATEGIES, STREAMS, continual_metrics
+from evolve.continual_learning.metrics import continual_metrics
+from evolve.continual_learning.search import ContinueResult, continual, continue_trial
+from evolve.continual_learning.strategies import STRATEGIES
+from evolve.continual_learning.streams import STREAMS
+from evolve.store import checkpoints
 
 TINY = ("--epochs", "1", "--limit", "30", "--no-progress")
 
 
-def test_help_lists_every_scenario_and_strategy() -> None:
-    assert tuple(STREAMS) == continual_cmd.SCENARIOS
-    assert tuple(STRATEGIES) == continual_cmd.STRATEGY_NAMES
+def test_help_lists_every_scenario_and_strategy_without_importing_torch() -> None:
+    # the registries are the only lists; the command line reads them without importing torch
+    code = (
+        "import sys, contextlib, io\n"
+        "from evolve.cli import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
+        "    main(['continual', '--help'])\n"
+        "print(out.getvalue())\n"
+        "print('torch imported:', 'torch' in sys.modules)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "torch imported: False" in proc.stdout
+    text = " ".join(proc.stdout.split())
+    assert f"scenarios: {', '.join(STREAMS)}" in text
+    assert f"strategies: {', '.join(STRATEGIES)}" in text
 
 
 def test_continual_search_then_continue_a_front_trial(tmp_path: Path) -> None:
@@ -103,13 +124,17 @@ def test_continual_search_then_continue_a_front_trial(tmp_path: Path) -> None:
         (["--space", "hybrid_neuron", "--strategy", "ewc"], "unknown continual strategy 'ewc'"),
         (["--trial", "3"], "--trial needs --study"),
         (["--retrain"], "--retrain only applies with --trial"),
-        (["--objectives", "accuracy"], "accuracy not measured by `evolve continual`"),
+        (["--objectives", "accuracy"], "--objectives: accuracy not measured by a continual search"),
         (["--study", "nope", "--trial", "0"], "not a search run folder"),
         (
             ["--space", "hybrid_neuron", "--strategy", "naive", "--buffer-size", "9"],
             "--buffer-size",
         ),
         (["--n-tasks", "11"], "--n-tasks must be an integer from 1 to 10"),
+        (
+            ["--scenario", "digits,digits", "--n-tasks", "3"],
+            "--n-tasks must match the data sets of a list: 3 given for the 2",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -126,5 +151,40 @@ def test_search_refuses_a_continual_space(
 ) -> None:
     code = main(["search", "--space", "continual", "--out", str(tmp_path / "runs")])
     assert code == 2
-    assert "evolve continual --space continual" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "continual-learning settings (cl_*)" in err and "`evolve continual`" in err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_a_space_with_distillation_keys_is_searched_without_them(tmp_path: Path) -> None:
+    """hybrid_neuron has kd_* keys: a continual search ignores them (and says so in log.txt)
+    instead of failing every trial."""
+    run = continual(
+        "hybrid_neuron",
+        "split-digits",
+        strategy="replay",
+        buffer_size=20,
+        n_tasks=2,
+        limit=20,
+        epochs=1,
+        trials=2,
+        out=tmp_path / "runs",
+        study="h",
+    )
+    assert run.store.counts() == {"complete": 2}
+    log = (run.path / "log.txt").read_text()
+    assert "kd_alpha, kd_enabled, kd_temperature ignored" in log
+    for t in run.store.trials():
+        assert "kd_enabled" in t.arch and t.attrs["strategy"] == "replay"
+        assert t.attrs["strategy_settings"]["buffer_size"] == 20
+
+    # the library call for trial mode: no trial of the search is added, R is returned
+    n = run.front[0].number
+    done = continue_trial(run.path, n, scenario="permuted-digits", n_tasks=2, limit=20, epochs=1)
+    assert isinstance(done, ContinueResult) and done.trial == n
+    assert done.path == run.path / "continual" / f"trial_{n}-permuted-digits-replay.json"
+    assert json.loads(done.path.read_text())["R"] == [list(r) for r in done.result.r]
+    assert "ACC" in done.text() and done.record["command"] == ""
+    assert len(run.store.trials()) == 2
+    noted = run.store.user_attrs[f"continual.trial_{n}"]
+    assert [x["R"] for x in noted] == [[list(r) for r in done.result.r]]

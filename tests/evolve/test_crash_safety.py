@@ -30,7 +30,7 @@ import yaml
 from evolve_cli import evolve
 from servers import RAY_ENV
 
-from evolve import checkpoints
+from evolve.store import checkpoints
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 RUNNING = optuna.trial.TrialState.RUNNING

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from evolve.datasets import FASHION_MNIST_DIR, load_dataset, read_idx
+from evolve.data.datasets import FASHION_MNIST_DIR, load_dataset, read_idx
 from evolve.errors import DataError
 
 

@@ -12,13 +12,13 @@ import torch
 import torch.nn.functional as F
 from evolve_cli import evolve
 
-from evolve import teachers
-from evolve.datasets import Dataset, Split, load_dataset
-from evolve.distill import Distiller, kd_loss
+from evolve.data.datasets import Dataset, Split, load_dataset
+from evolve.engine.trial import TrialSettings, evaluate_trial
 from evolve.errors import UserError
-from evolve.teachers import TeacherCache
-from evolve.training import TrainConfig, evaluate, train
-from evolve.trial import TrialSettings, evaluate_trial
+from evolve.training import teachers
+from evolve.training.distill import Distiller, kd_loss
+from evolve.training.teachers import TeacherCache
+from evolve.training.trainer import TrainConfig, evaluate, train
 from snn_models import build
 from snn_models.ann import build_ann
 from snn_models.conversion import convert, set_timesteps
@@ -118,9 +118,11 @@ def test_teacher_is_trained_once_then_reused(tmp_path: Path, digits: Dataset) ->
     "damage", ["garbage weights", "truncated weights", "bad json", "stale data"]
 )
 def test_a_corrupt_or_stale_entry_is_retrained(
-    tmp_path: Path, digits: Dataset, damage: str, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, digits: Dataset, damage: str
 ) -> None:
-    from loguru import logger
+    import io
+
+    from evolve.store.runlog import run_log
 
     cache = TeacherCache(tmp_path / "teachers")
     key = cache.get(digits, "mlp", 16, seed=0, epochs=1).key
@@ -143,12 +145,10 @@ def test_a_corrupt_or_stale_entry_is_retrained(
             digits.source,
         )
     count = teachers.TRAINED[key.name]
-    messages: list[str] = []
-    sink = logger.add(messages.append, level="WARNING")
-    try:
+    stream = io.StringIO()
+    with run_log(None, echo="WARNING", stream=stream):
         again = cache.get(data, "mlp", 16, seed=0, epochs=1)
-    finally:
-        logger.remove(sink)
+    messages = stream.getvalue().splitlines()
     assert not again.cached and teachers.TRAINED[key.name] == count + 1
     assert any("retraining" in m for m in messages), messages
     assert cache.get(data, "mlp", 16, seed=0, epochs=1).cached  # the rewrite is valid
@@ -157,6 +157,20 @@ def test_a_corrupt_or_stale_entry_is_retrained(
 def test_unknown_family_is_bad_input(digits: Dataset, tmp_path: Path) -> None:
     with pytest.raises(UserError, match="unknown teacher family 'rnn'"):
         TeacherCache(tmp_path).get(digits, "rnn")
+    with pytest.raises(UserError, match="family: unknown family 'rnn'"):
+        teachers.train_teacher(digits, "rnn", cache=tmp_path)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UserError, match="is a file"):
+        teachers.list_teachers(tmp_path / "file")
+    assert teachers.list_teachers(tmp_path / "none") == []
+
+
+def test_train_teacher_api_trains_then_reuses(digits: Dataset, tmp_path: Path) -> None:
+    first = teachers.train_teacher(digits, "mlp", width=16, epochs=1, cache=tmp_path)
+    again = teachers.train_teacher(digits, "mlp", width=16, epochs=1, cache=tmp_path)
+    assert not first.cached and again.cached and again.key == first.key
+    (entry,) = teachers.list_teachers(tmp_path)
+    assert entry.ok and entry.name == first.key.name and entry.meta["val_accuracy"] > 0
 
 
 def test_distilled_trial_records_its_teacher_and_reuses_it(tmp_path: Path, digits: Dataset) -> None:
@@ -251,10 +265,26 @@ def test_teacher_and_convert_commands(tmp_path: Path) -> None:
     assert f"{100 * result['ann_test_accuracy']:6.2f} %" in reuse.stdout
 
 
+def test_convert_api_returns_rows_and_reuses_its_ann(digits: Dataset, tmp_path: Path) -> None:
+    from evolve.training.convert import convert as convert_ann
+
+    arch = {"kind": "mlp", "layers": [{"width": 32}]}
+    first = convert_ann(arch, digits, timesteps=[4, 16], epochs=2, out=tmp_path)
+    assert [r.timesteps for r in first.rows] == [4, 16]
+    assert (first.run_dir / "ann.pt").is_file() and (first.run_dir / "result.json").is_file()
+    again = convert_ann(ann=first.run_dir / "ann.pt", dataset=digits, timesteps=[16], out=tmp_path)
+    assert again.ann_test_accuracy == first.ann_test_accuracy
+    assert again.rows[0].test_accuracy == first.rows[1].test_accuracy
+    with pytest.raises(UserError, match=r"percentile must be in \(0, 100\]"):
+        convert_ann(arch, digits, percentile=0, out=tmp_path)
+    with pytest.raises(UserError, match="timesteps: give positive integers"):
+        convert_ann(arch, digits, timesteps=[0], out=tmp_path)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["teacher", "train", "--family", "rnn"], "unknown family 'rnn'"),
+        (["teacher", "train", "--family", "rnn"], "--family: unknown family 'rnn'"),
         (["convert", "--ann", "missing.pt"], "not found"),
         (["convert", "--ann", "junk.pt"], "not a readable PyTorch file"),
         (["convert", "--timesteps", "8,x"], "--timesteps"),

@@ -1,4 +1,4 @@
-"""ECG anomaly detection on real MIT-BIH data (`evolve ecg`, :mod:`evolve.ecg`).
+"""ECG anomaly detection on real MIT-BIH data (`evolve ecg`, :mod:`evolve.apps.ecg.pipeline`).
 
 The bounds of the end-to-end test come from runs on the project's 2-core machines (seed 0,
 defaults; the pipeline runs torch on one thread, so the numbers do not depend on the machine's
@@ -17,7 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evolve import ecg, ecg_cmd
+from evolve.apps.ecg import pipeline as ecg
+from evolve.apps.ecg import records
+from evolve.apps.ecg.plots import PLOTS
+from evolve.cli import ecg as ecg_cmd
 from evolve.errors import DataError, UserError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -120,7 +123,7 @@ def test_threshold_uses_only_normal_data(excerpt: ecg.Record) -> None:
 
 
 def test_missing_sktime_is_a_data_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ecg, "find_spec", lambda name: None)
+    monkeypatch.setattr(records, "find_spec", lambda name: None)
     with pytest.raises(DataError, match=r"sktime is not installed.*\[timeseries\]"):
         ecg.load_excerpt()
 
@@ -157,8 +160,8 @@ def test_cli_writes_result_and_plots(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "record 208" in result["data"]["train"] and "mitdb.csv" in result["data"]["evaluation"]
     assert result["excerpt"]["anomaly_detected"] is True
     assert result["energy"]["energy_per_beat_uj"] > 0
-    assert result["plots"] == list(ecg_cmd.PLOTS)
-    for name in ecg_cmd.PLOTS:
+    assert result["plots"] == list(PLOTS)
+    for name in PLOTS:
         data = (out / name).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 15_000, name
     assert "threshold" in (out / "log.txt").read_text()

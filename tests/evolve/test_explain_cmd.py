@@ -12,9 +12,11 @@ import pytest
 import torch
 from evolve_cli import tiny_search
 
-from evolve import checkpoints, explain_cmd
-from evolve.datasets import load_digits
+from evolve.cli import explain as explain_cmd
+from evolve.data.datasets import load_digits
 from evolve.errors import UserError
+from evolve.report.explain import explain_trial, render
+from evolve.store import checkpoints
 from snn_models import build
 
 # MLPs only, so that 3 one-epoch trials take seconds; CNN and transformer drawings are checked
@@ -99,7 +101,7 @@ def test_the_library_function_returns_the_files_and_refuses_an_existing_out(
 ) -> None:
     number = checkpoints.saved_trials(run_dir)[0]
     out = tmp_path / "e"
-    info = explain_cmd.explain_trial(run_dir, number, sample=5, out=out, split="val")
+    info = explain_trial(run_dir, number, sample=5, out=out, split="val")
     assert set(info["files"]) == {"sam", "membrane", "rates"}
     for path in info["files"].values():
         assert Path(path).parent == out.resolve()
@@ -107,7 +109,7 @@ def test_the_library_function_returns_the_files_and_refuses_an_existing_out(
     on_disk = json.loads((out / "explain.json").read_text())
     assert on_disk["firing_rates"] == info["firing_rates"] and on_disk["split"] == "val"
     with pytest.raises(UserError, match="already exists"):
-        explain_cmd.explain_trial(run_dir, number, out=out)
+        explain_trial(run_dir, number, out=out)
 
 
 def test_bad_input_is_one_line(run_dir: Path, tmp_path: Path) -> None:
@@ -148,7 +150,7 @@ VIT = {"kind": "transformer", "timesteps": 2, "dim": 8, "heads": 1, "patch": 4, 
 def test_cnn_and_transformer_pictures(spec: dict, method: str, tmp_path: Path) -> None:
     model = build(spec, (1, 8, 8), 10)
     x = load_digits(0).test.x[:1] * 4  # strong enough to make an untrained net fire
-    info = explain_cmd.render(model, x, (1, 8, 8), tmp_path, neurons=3, label=1)
+    info = render(model, x, (1, 8, 8), tmp_path, neurons=3, label=1)
     assert {d["method"] for d in info["sam"]["drawn"]} == {method}
     for name in info["files"].values():
         assert_drawn(tmp_path / name)

@@ -13,11 +13,14 @@ import pytest
 import torch
 from evolve_cli import evolve, tiny_search
 
-from evolve import checkpoints
+from agents.pareto import knee, pick
 from evolve.cli import main
-from evolve.datasets import load_digits
-from evolve.export_cmd import choose_trial, knee
-from evolve.training import evaluate
+from evolve.data.datasets import load_digits
+from evolve.export.import_nir import import_nir
+from evolve.export.predict import predict
+from evolve.export.trial import ExportResult, export_trial
+from evolve.store import checkpoints
+from evolve.training.trainer import evaluate
 
 TINY = (
     "name: tiny\n"
@@ -50,12 +53,12 @@ def test_knee_is_the_point_farthest_from_the_extremes_line() -> None:
     pts = [
         {"trial": i, "values": {"accuracy": a, "energy_uj": e}} for i, (a, e) in enumerate(front)
     ]
-    assert choose_trial(pts, "accuracy", None) == 0
-    assert choose_trial(pts, "energy", None) == 3
-    assert choose_trial(pts, "knee", None) == 1
-    assert choose_trial(pts, "accuracy", 0.5) == 1  # the budget rules trial 0 out
+    assert pick(pts, "accuracy", None) == 0
+    assert pick(pts, "energy", None) == 3
+    assert pick(pts, "knee", None) == 1
+    assert pick(pts, "accuracy", 0.5) == 1  # the budget rules trial 0 out
     with pytest.raises(Exception, match="no front trial at or below"):
-        choose_trial(pts, "accuracy", 0.01)
+        pick(pts, "accuracy", 0.01)
 
 
 def test_export_reproduces_the_model_in_every_format_and_predict_matches_the_card(
@@ -153,6 +156,44 @@ def test_export_refusals_write_nothing(
     assert (tmp_path / "taken" / "keep.txt").read_text() == "mine"
 
 
+def test_export_trial_and_predict_are_library_calls(searched: Path, tmp_path: Path) -> None:
+    from evolve.errors import UserError
+
+    run_dir = searched / "runs" / "x"
+    result = export_trial(run_dir, pick="energy", formats="torchscript", out=tmp_path / "lib")
+    assert isinstance(result, ExportResult) and result.out == (tmp_path / "lib").resolve()
+    card = json.loads((result.out / "model_card.json").read_text())
+    assert card == json.loads(json.dumps(result.card, default=str))
+    front = json.loads((run_dir / "pareto.json").read_text())["front"]
+    cheapest = min(front, key=lambda f: (f["values"]["energy_uj"], -f["values"]["accuracy"]))
+    assert result.number == card["trial"] == cheapest["trial"] and card["picked_by"] == "energy"
+    assert set(result.checks) == {"torchscript"} == set(card["formats"])
+    assert result.energy == card["energy"]["energy_uj_per_inference"]
+    assert card["command"].startswith("evolve.export_trial(")
+    assert sorted(p.name for p in result.out.iterdir()) == [
+        "model.pt", "model.torchscript", "model_card.json"
+    ]  # fmt: skip
+
+    data = load_digits(0)
+    raw = (data.test.x.reshape(len(data.test), -1).numpy() * 16).round()
+    pred = predict(result.out, raw, data.test.y.numpy())
+    assert pred.accuracy == pytest.approx(result.test_accuracy) and pred.output is None
+    assert pred.n_correct == (pred.predictions == data.test.y.numpy()).sum()
+    assert pred.scores.shape == (len(raw), 10)
+    assert (pred.predictions == pred.scores.argmax(1)).all()
+
+    # library errors name the keyword, not a flag
+    for call, message in [
+        (lambda: export_trial(run_dir, "two"), "trial must be 'best' or a trial number"),
+        (lambda: export_trial(run_dir, max_energy=1e-9), "at or below max_energy"),
+        (lambda: export_trial(run_dir, formats="pdf"), "formats: unknown pdf"),
+        (lambda: predict(result.out, np.zeros((3, 10))), "inputs: each sample has 10 values"),
+        (lambda: predict(result.out, raw, data.test.y.numpy()[:5]), "5 labels for"),
+    ]:
+        with pytest.raises(UserError, match=message):
+            call()
+
+
 def test_predict_refuses_a_corrupt_model_and_bad_input(
     searched: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -231,6 +272,12 @@ def test_nir_export_reads_back_with_identical_spikes_and_refuses_bif(tmp_path: P
     assert pred.returncode == 0, pred.stderr
     assert f"accuracy {card['metrics']['test_accuracy']['value'] * 100:.2f} %" in pred.stdout
     assert main(["import-nir", str(out / "model.nir"), "--out", str(tmp_path / "imp")]) == 2
+    imported = import_nir(out / "model.nir", tmp_path / "imp2")
+    assert imported.nodes == len(graph.nodes) and (imported.out / "model.pt").is_file()
+    assert (
+        imported.card["data"]
+        == json.loads((tmp_path / "imp" / "model_card.json").read_text())["data"]
+    )
 
     refused = evolve("export", "runs/nirbif", "--format", "nir", "--out", str(tmp_path / "b"),
                      cwd=tmp_path)  # fmt: skip
@@ -243,8 +290,8 @@ def test_nir_export_reads_back_with_identical_spikes_and_refuses_bif(tmp_path: P
 def test_constraint_nir_only_ever_proposes_exportable_candidates(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from evolve.arch import arch_to_specs
-    from evolve.search_cmd import CONSTRAINTS
+    from evolve.engine.arch import arch_to_specs
+    from evolve.engine.setup import CONSTRAINTS
     from search_spaces import RandomSuggester, load_space
     from snn_models import NetSpec, build
     from snn_models.nir_io import to_nir

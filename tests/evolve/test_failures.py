@@ -21,15 +21,15 @@ from servers import RAY_ENV
 from test_crash_safety import no_processes_left, token_env
 from torch import nn
 
-from evolve import checkpoints
-from evolve.datasets import Split, load_digits
-from evolve.trial import (
+from evolve.data.datasets import Split, load_digits
+from evolve.engine.trial import (
     TrialMemoryExceeded,
     TrialSettings,
     evaluate_trial,
     memory_cap_supported,
     resident_mb,
 )
+from evolve.store import checkpoints
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 FAIL = optuna.trial.TrialState.FAIL
@@ -226,7 +226,7 @@ def _linear() -> nn.Linear:
 
 
 def test_a_nan_in_the_data_fails_training_naming_nan() -> None:
-    from evolve.training import LossDiverged, TrainConfig, train
+    from evolve.training.trainer import LossDiverged, TrainConfig, train
 
     x, y = _xy()
     bad = x.clone()
@@ -236,7 +236,7 @@ def test_a_nan_in_the_data_fails_training_naming_nan() -> None:
 
 
 def test_gradients_that_overflow_or_keep_being_clipped_as_the_loss_rises_explode() -> None:
-    from evolve.training import GradientsExploded, TrainConfig, train
+    from evolve.training.trainer import GradientsExploded, TrainConfig, train
 
     x, y = _xy()
     cfg = TrainConfig(epochs=2, batch_size=16, progress=False, clip_grad_norm=1.0)
@@ -317,4 +317,4 @@ def test_ray_trials_fail_alone_and_max_failures_halts_ray(tmp_path: Path) -> Non
         assert t.user_attrs["error_type"] == "LossDiverged"
         assert "traceback" not in t.user_attrs  # the worker's traceback went to the log
     log = (run_dir / "log.txt").read_text()
-    assert log.count("traceback (Ray worker)") == 2 and "evolve/training.py" in log
+    assert log.count("traceback (Ray worker)") == 2 and "evolve/training/trainer.py" in log

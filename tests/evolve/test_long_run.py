@@ -1,6 +1,6 @@
 """A long search keeps its memory flat: 300 trials through the real search loop, in-process.
 
-The loop is :func:`evolve.search_cmd.run_loop` with a real :class:`agents.OptunaAgent` (the
+The loop is :func:`evolve.engine.loop.run_loop` with a real :class:`agents.OptunaAgent` (the
 default NSGA-II sampler) on SQLite, results rewritten and checkpoints saved and pruned after every
 trial. Only the evaluation is trivial: each trial builds its candidate with
 ``snn_models.build`` and measures its energy on one tiny batch (hooks attached and removed), so
@@ -35,10 +35,10 @@ import torch
 from torch import nn
 
 from agents import OptunaAgent, Proposal, parse_objectives
-from evolve import checkpoints
-from evolve.arch import arch_to_specs
-from evolve.search_cmd import run_loop
-from evolve.trial import ReportFn, TrialOutcome, resident_mb
+from evolve.engine.arch import arch_to_specs
+from evolve.engine.loop import run_loop
+from evolve.engine.trial import ReportFn, TrialOutcome, resident_mb
+from evolve.store import checkpoints
 from search_spaces import load_space
 from snn_models import NetSpec, build, measure_energy
 from snn_models.neurons.base import BaseNeuron
@@ -169,16 +169,18 @@ def test_a_300_trial_search_keeps_its_memory_flat(
     settings: dict[str, Any] = {"trials": TRIALS, "timeout": None}
     gc.freeze()
     try:
-        code = run_loop(
+        result = run_loop(
             agent,
-            space,
-            settings,
-            objectives,
-            {"accuracy": 0.0, "energy_uj": 1.0},
-            run_dir,
-            evaluator,
-            progress=False,
+            trials=settings["trials"],
+            timeout=None,
+            max_failures=10,
+            objectives=objectives,
+            reference={"accuracy": 0.0, "energy_uj": 1.0},
+            run_dir=run_dir,
+            run_trial=evaluator,
+            desc="long run",
         )
+        code = 130 if result.interrupted else 0
     finally:
         gc.unfreeze()
     gc.collect()
@@ -233,8 +235,8 @@ def test_trials_that_really_train_leave_no_model_alive(
 ) -> None:
     """The real evaluation (training, distillation hooks, the neuron selector, energy, latency):
     once a trial is told, nothing holds its model, its neurons or its teacher's hooks."""
-    from evolve.datasets import load_dataset
-    from evolve.trial import TrialSettings, evaluate_trial
+    from evolve.data.datasets import load_dataset
+    from evolve.engine.trial import TrialSettings, evaluate_trial
 
     (tmp_path / "trained.yaml").write_text(TRAINED_SPACE)
     space = load_space(str(tmp_path / "trained.yaml"))
@@ -263,16 +265,18 @@ def test_trials_that_really_train_leave_no_model_alive(
         neurons.update(m for m in model.modules() if isinstance(m, BaseNeuron))
         return outcome
 
-    code = run_loop(
+    result = run_loop(
         agent,
-        space,
-        {"trials": 10, "timeout": None},
-        objectives,
-        {"accuracy": 0.0, "energy_uj": 1.0},
-        run_dir,
-        run_trial,
-        progress=False,
+        trials=10,
+        timeout=None,
+        max_failures=10,
+        objectives=objectives,
+        reference={"accuracy": 0.0, "energy_uj": 1.0},
+        run_dir=run_dir,
+        run_trial=run_trial,
+        desc="long run",
     )
+    code = 130 if result.interrupted else 0
     assert code == 0
     trials = agent.study.get_trials(deepcopy=False)
     assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 10, [

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from evolve_cli import tiny_search
 
-from evolve import report_cmd
+from evolve.cli import report as report_cmd
 from evolve.errors import UserError
 
 CHROMIUM = "/usr/bin/chromium"

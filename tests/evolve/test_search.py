@@ -16,9 +16,9 @@ import pytest
 import yaml
 from evolve_cli import evolve
 
-from evolve import checkpoints
-from evolve.datasets import load_digits
-from evolve.training import evaluate
+from evolve.data.datasets import load_digits
+from evolve.store import checkpoints
+from evolve.training.trainer import evaluate
 
 ATTENTIONS = {"standard", "ssa", "sdsa", "adaptive"}
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from evolve.selector import NeuronSelector
+from evolve.training.selector import NeuronSelector
 from snn_models.neurons import AdaptiveNode, BIFNode, LIFNode
 
 
@@ -88,8 +88,8 @@ def test_no_adaptive_layers_means_inactive() -> None:
 
 
 def test_training_clips_and_counts_exploding_and_vanishing_gradients() -> None:
-    from evolve.datasets import Split
-    from evolve.training import TrainConfig, train
+    from evolve.data.datasets import Split
+    from evolve.training.trainer import TrainConfig, train
 
     x, y = torch.randn(64, 4), torch.randint(0, 2, (64,))
     split = Split(x, y)

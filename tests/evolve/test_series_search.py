@@ -12,10 +12,10 @@ import pytest
 import torch
 import yaml
 
-from evolve import checkpoints
-from evolve.datasets import load_dataset
+from evolve.data.datasets import load_dataset
 from evolve.errors import DataError
-from evolve.training import evaluate
+from evolve.store import checkpoints
+from evolve.training.trainer import evaluate
 from tests.evolve.evolve_cli import evolve
 
 pytest.importorskip("aeon", reason="the timeseries extra (aeon) is part of the dev install")

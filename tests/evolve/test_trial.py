@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from evolve.datasets import load_dataset
-from evolve.trial import TrialSettings, evaluate_trial
+from evolve.data.datasets import load_dataset
+from evolve.engine.trial import TrialSettings, evaluate_trial
 
 
 @pytest.fixture(scope="module")

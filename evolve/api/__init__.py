@@ -1,0 +1,1 @@
+"""The public Python API: every command's work as a function, and the :class:`Run` a search leaves."""

@@ -1,0 +1,279 @@
+"""What the commands share: the study flags, the run-folder argument, and the translation of
+the library's words for settings into the flags that set them (the library says
+``resume=True``; the command line says ``--resume``)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from evolve.config import DEFAULT_MAX_FAILURES, DEFAULT_TRIALS
+from evolve.errors import UserError
+
+#: Library phrase → the command line's, applied in order to a bad-input message.
+_PHRASES: tuple[tuple[str, str], ...] = (
+    (
+        "resume needs the study's name (the run folder under out to continue)",
+        "--resume needs --study NAME (the run folder under --out to continue)",
+    ),
+    (
+        "join needs the study's name (the study to share) and no resume",
+        "--join needs --study NAME (the study to share) and no --resume",
+    ),
+    (
+        "; resume it or choose another study name",
+        "; pass --resume to continue it or choose another --study",
+    ),
+    ("continue it with resume=True", "pass --resume to continue it"),
+    ("work on it too with join=True", "pass --join to work on it too"),
+    ("start it anew", "start it without --resume"),
+    ("trials and epochs must be >= 1", "--trials and --epochs must be >= 1"),
+    ("then resume or start a new study", "then --resume or start a new --study"),
+    ("max_failures 0 never stops", "--max-failures 0 never stops"),
+    ("(storage runs/shared.log)", "(--storage runs/shared.log)"),
+    ("(storage postgresql://...)", "(--storage postgresql://...)"),
+    ("use agent 'optuna' with backend 'ray'", "use --agent optuna --backend ray"),
+    (
+        "use agent 'optuna' and run its trials on Ray (agents.ray_backend.run_with_ray)",
+        "use --agent optuna --backend ray",
+    ),
+    ("; use backend 'ray'", "; add --backend ray"),
+    ("choose another data set", "choose another --dataset"),
+    ("resume with the same objectives", "resume with the same --objectives"),
+    ("resume with the same space", "resume with the same --space"),
+    ("choose another study name", "choose another --study"),
+    ("Ray address '", "--ray-address '"),
+    ("or check the address", "or check --ray-address"),
+    ("choose a trial by its number", "pass --trial N"),
+    ("give layers=[256, 256]", "pass --layers 256,256"),
+    ("(constraint nir)", "(--constraint nir)"),
+    (
+        "restrict the search space to NIR-expressible candidates (constraint 'nir')",
+        "search with --constraint nir to get candidates that export",
+    ),
+    ("at or below max_energy ", "at or below --max-energy "),
+)
+_RESUME = re.compile(
+    r"setting (\w+)=(.+?) differs from the study's (.+?); a resumed study keeps it \(only "
+    r"(.+?) may change\)"
+)
+#: A message that starts with a setting's name ("trials must be >= 1") names its flag.
+_LEADING_SETTING = re.compile(r"^([a-z][a-z_]*)( must| applies| needs|:)")
+_SETTINGS = {
+    "trials",
+    "epochs",
+    "timeout",
+    "max_failures",
+    "sampler",
+    "agent",
+    "seed",
+    "storage",
+    "objectives",
+    "space",
+    "dataset",
+    "data_dir",
+    "energy_budget_uj",
+    "trial_memory_mb",
+    "constraint",
+    "backend",
+    "workers",
+    "cpus_per_trial",
+    "gpus_per_trial",
+    "ray_address",
+    "scenario",
+    "strategy",
+    "n_tasks",
+    "limit",
+    "lr",
+    "buffer_size",
+    "stdp_lr",
+    "stdp_epochs",
+    "readout_lr",
+    "feature_rate",
+    "trial",
+    "pick",
+    "max_energy",
+    "format",
+    "out",
+    "arch",
+    "ann",
+    "layers",
+    "neuron",
+    "threshold",
+    "decay",
+    "percentile",
+    "timesteps",
+    "quantile",
+    "excerpt",
+    "family",
+    "width",
+    "cache",
+    "join",
+    "resume",
+}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def flags_for(message: str) -> str:
+    """A library message in the command line's words (``trials must be >= 1`` →
+    ``--trials must be >= 1``; ``setting seed=3 differs ...`` → ``--seed 3 differs ...``)."""
+    for library, cli in _PHRASES:
+        message = message.replace(library, cli)
+
+    def resumed(m: re.Match[str]) -> str:
+        allowed = ", ".join(_flag(n.strip()) for n in m.group(4).split(","))
+        value = m.group(2).strip("'")
+        return (
+            f"{_flag(m.group(1))} {value} differs from the study's {m.group(3)}; drop the flag "
+            f"when resuming (only {allowed} may change)"
+        )
+
+    message = _RESUME.sub(resumed, message)
+    lead = _LEADING_SETTING.match(message)
+    if lead and lead.group(1) in _SETTINGS:
+        message = _flag(lead.group(1)) + message[len(lead.group(1)) :]
+    return message
+
+
+def add_study_flags(p: argparse.ArgumentParser) -> None:
+    """The flags every study-running command shares (``search``, ``continual``): run length,
+    agent, seed, storage, resume, run folder and output."""
+    p.add_argument(
+        "--trials",
+        type=int,
+        help=(
+            "finished trials to reach, pruned ones included (default: the space's budget, "
+            f"else {DEFAULT_TRIALS})"
+        ),
+    )
+    p.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
+    p.add_argument(
+        "--max-failures",
+        type=int,
+        help="stop the run (exit status 2) when this many trials in a row have failed, a sign "
+        f"of a systematic problem (default {DEFAULT_MAX_FAILURES}; 0: never stop)",
+    )
+    p.add_argument(
+        "--sampler",
+        help="auto (nsga2 for several objectives, tpe for one), nsga2, tpe, random, qmc",
+    )
+    p.add_argument("--agent", help="search agent: optuna (default) or random")
+    p.add_argument(
+        "--seed", type=int, help="seed of the sampler, data split and training (default 0)"
+    )
+    p.add_argument(
+        "--storage",
+        help="Optuna storage: sqlite:///path.db (one machine, the default "
+        "sqlite:///runs/<study>/study.db), a journal file path ending in .log (several "
+        "processes on one machine or a shared disk), or postgresql://user@host:port/db (clusters)",
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="continue an existing study (needs --study)"
+    )
+    p.add_argument(
+        "--out", type=Path, default=Path("runs"), help="where run folders go (default runs/)"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("-v", "--verbose", action="store_true", help="log INFO messages to stderr too")
+
+
+#: The Ray flags' keywords (``--backend``, ``--workers``, ...).
+RAY_FLAGS = ("backend", "workers", "cpus_per_trial", "gpus_per_trial", "ray_address")
+
+
+def add_ray_flags(p: argparse.ArgumentParser) -> None:
+    """``--backend`` and the settings of a Ray run."""
+    p.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        help="local (default): trials one after another in this process; ray: on a Ray "
+        "cluster through Ray Tune, --workers at once",
+    )
+    p.add_argument("--workers", type=int, help="ray: trials running at once (default 2)")
+    p.add_argument("--cpus-per-trial", type=float, help="ray: CPUs reserved per trial (default 1)")
+    p.add_argument("--gpus-per-trial", type=float, help="ray: GPUs reserved per trial (default 0)")
+    p.add_argument(
+        "--ray-address",
+        help="ray: auto (the cluster this machine is in) or HOST:PORT of a head node; "
+        "without it a local Ray instance is started for this search",
+    )
+
+
+def study_kwargs(a: argparse.Namespace) -> dict[str, object]:
+    """The keywords of the study flags, for :func:`evolve.search` / :func:`evolve.continual_learning`."""
+    return {
+        "trials": a.trials,
+        "timeout": a.timeout,
+        "max_failures": a.max_failures,
+        "sampler": a.sampler,
+        "agent": a.agent,
+        "seed": a.seed,
+        "storage": a.storage,
+        "study": a.study,
+        "out": a.out,
+        "resume": a.resume,
+        "progress": not a.no_progress,
+        "verbose": a.verbose,
+    }
+
+
+def add_run_argument(p: argparse.ArgumentParser) -> None:
+    """``RUN`` (a run folder) or ``--study NAME`` with ``--runs DIR``."""
+    p.add_argument("run", nargs="?", type=Path, help="a run folder (runs/<study>)")
+    p.add_argument("--study", help="the study name (its run folder is --runs/<study>)")
+    p.add_argument("--runs", type=Path, default=Path("runs"), help="where run folders are")
+
+
+def run_dir_of(a: argparse.Namespace, command: str) -> Path:
+    """The run folder of a command that takes ``RUN`` or ``--study NAME [--runs DIR]``."""
+    if (a.run is None) == (a.study is None):
+        raise UserError(f"give a run folder (evolve {command} runs/<study>) or --study NAME")
+    return Path(a.run if a.run is not None else a.runs / a.study).resolve()
+
+
+def run_study(
+    command: str, start: Callable[..., Any], kwargs: dict[str, Any], resume_flags: str = ""
+) -> int:
+    """Run a study-running API function (``evolve.search``, ``evolve.continual``) as a command:
+    the process-wide tuning a long run wants (``gc.freeze`` after start-up), then the front on
+    standard output; on Ctrl-C the front so far and how to resume (exit status 130)."""
+    import gc
+
+    # everything imported so far lives for the whole run: out of the collector's view, so the
+    # per-trial collection walks only what trials create
+    import optuna  # noqa: F401
+    import torch  # noqa: F401
+
+    from evolve.api.run import open_run
+    from evolve.errors import FailuresStopped, Interrupted
+    from evolve.report.summary import format_summary
+
+    gc.collect()
+    gc.freeze()
+    try:
+        run = start(**kwargs)
+    except FailuresStopped as stop:  # the results are written: show them, then the reason
+        folder = Path(str(stop.run_dir))
+        print(format_summary(open_run(folder).summary()))
+        print(f"run folder: {folder}")
+        raise
+    except Interrupted as stop:
+        folder = Path(str(stop.run_dir))
+        print(format_summary(open_run(folder).summary()))
+        print(f"run folder: {folder}")
+        print(
+            f"interrupted; continue with: evolve {command} --study {stop.study} --out "
+            f"{folder.parent} --resume" + resume_flags
+        )
+        return 130
+    finally:
+        gc.unfreeze()
+    print(format_summary(run.summary()))
+    print(f"run folder: {run.path}")
+    return 0

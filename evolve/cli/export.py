@@ -1,0 +1,103 @@
+"""``evolve export``: parse the flags, call :func:`evolve.export.trial.export_trial`, print what
+it checked."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from evolve.cli._flags import add_run_argument, run_dir_of
+from evolve.errors import UserError
+
+PICKS = ("accuracy", "energy", "knee")
+#: The library's words → this command's flags, in the messages it passes on.
+_FLAGS = (
+    ("formats: unknown", "--format: unknown"),
+    ("at or below max_energy", "at or below --max-energy"),
+    ("choose a trial by its number", "pass --trial N"),
+    ("trial must be 'best' or a trial number", "--trial must be best or a trial number"),
+    (
+        "restrict the search space to NIR-expressible candidates (constraint 'nir')",
+        "search with --constraint nir to get candidates that export",
+    ),
+)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from evolve.export.exporters import FORMATS
+
+    p = sub.add_parser(
+        "export",
+        help="export a Pareto-front model to TorchScript / ONNX / NIR with a model card",
+        description=(
+            "Export a trial's trained model from a search run. --trial best picks among the "
+            "Pareto-front trials by --pick (accuracy, energy, or knee: the front point farthest "
+            "from the line through its two extremes), within --max-energy if given. Each "
+            "format is reloaded and checked against the in-memory model on the test split."
+        ),
+        epilog=(
+            "examples:\n"
+            "  evolve export runs/mine                        # best accuracy, all formats\n"
+            "  evolve export runs/mine --pick knee --format onnx\n"
+            "  evolve export runs/mine --pick accuracy --max-energy 0.05 --out exported/\n"
+            "  evolve export --study mine --storage postgresql://... --trial 12\n"
+            "  evolve predict --model runs/mine/exports/trial_12 --input samples.csv"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_run_argument(p)
+    p.add_argument("--trial", default="best", help="best (default) or a trial number")
+    p.add_argument("--pick", choices=PICKS, default="accuracy", help="how best is chosen")
+    p.add_argument("--max-energy", type=float, help="only front trials at or below this µJ")
+    p.add_argument(
+        "--format",
+        default="all",
+        help=f"{', '.join(FORMATS)} or all (default); comma-separated for several",
+    )
+    p.add_argument("--out", type=Path, help="output folder (default runs/<study>/exports/trial_N)")
+    p.set_defaults(func=run)
+
+
+def _in_flags(e: UserError) -> UserError:
+    """``e`` in this command's words (the library names keywords, the user typed flags)."""
+    message = str(e)
+    for library, flag in _FLAGS:
+        message = message.replace(library, flag)
+    return e if message == str(e) else type(e)(message)
+
+
+def run(a: argparse.Namespace) -> int:
+    from evolve.export.exporters import EXPORTERS, parse_formats
+    from evolve.export.trial import export_trial
+
+    try:
+        formats = parse_formats(a.format)
+        run_dir = run_dir_of(a, "export")
+        result = export_trial(
+            run_dir,
+            a.trial,
+            formats=formats,
+            out=a.out,
+            pick=a.pick,
+            max_energy=a.max_energy,
+            command="evolve " + " ".join(sys.argv[1:]),
+        )
+    except UserError as e:
+        said = _in_flags(e)
+        if said is e:
+            raise
+        raise said from e
+    print(f"exported trial {result.number} of {result.study} to {result.out}")
+    energy = result.energy if result.energy is not None else float("nan")
+    print(
+        f"  test accuracy {result.test_accuracy * 100:.2f} % (n={result.n_test}), energy "
+        f"{energy:.4g} µJ/inference"
+    )
+    for name, check in result.checks.items():
+        what = EXPORTERS[name].describe(check)
+        print(f"  {name:<12} {check['file']}  ({what} on {check['checked_samples']} test samples)")
+    return 0
+
+
+__all__ = ["add_parser", "run"]

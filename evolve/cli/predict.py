@@ -1,0 +1,71 @@
+"""``evolve predict``: run an exported model on a file of samples, with the training preprocessing.
+
+The model is rebuilt from the export's ``model.pt`` (spec + weights, loaded with
+``weights_only=True``); the preprocessing comes from its ``model_card.json``: each row of raw
+values is multiplied by ``input_scale`` and reshaped to ``input_shape``. Input files:
+
+* ``.npy``: an array ``[N, features]`` or ``[N, *input_shape]`` (``allow_pickle=False``);
+* ``.csv`` (comma-separated, one header line) or ``.parquet``: one row per sample; a column
+  named ``label`` (if any) holds the true class and is not a feature.
+
+Labels may also come from ``--labels FILE.npy``. With labels, the accuracy is printed.
+Predictions go to stdout (``index,prediction``) or to ``--output FILE.csv`` with the scores.
+The work is :func:`evolve.export.predict.predict`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from evolve.errors import UserError
+
+#: The library names its arguments at the start of a message; the user typed these flags.
+_ARGUMENT = re.compile(r"^(inputs|labels|output) ")
+_FLAG = {"inputs": "--input ", "labels": "--labels ", "output": "--output "}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="run an exported model on samples from a .npy, .csv or .parquet file",
+        description=__doc__.split("\n\n", 1)[0] if __doc__ else None,
+        epilog=(
+            "examples:\n"
+            "  evolve predict --model runs/mine/exports/trial_12 --input samples.csv\n"
+            "  evolve predict --model exported/ --input x.npy --labels y.npy --output preds.csv"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model", type=Path, required=True, help="an `evolve export` folder")
+    p.add_argument("--input", type=Path, required=True, help=".npy, .csv or .parquet samples")
+    p.add_argument("--labels", type=Path, help=".npy of true classes (for the accuracy)")
+    p.add_argument("--output", type=Path, help="write index,prediction,scores... to this CSV")
+    p.set_defaults(func=run)
+
+
+def run(a: argparse.Namespace) -> int:
+    from evolve.export.predict import predict
+
+    try:
+        result = predict(a.model, a.input, a.labels, output=a.output)
+    except UserError as e:
+        said = _ARGUMENT.sub(lambda m: _FLAG[m.group(1)], str(e))
+        if said == str(e):
+            raise
+        raise type(e)(said) from e
+    if result.output is not None:
+        print(f"wrote {len(result.predictions)} predictions to {result.output}")
+    else:
+        print("index,prediction")
+        for i, p in enumerate(result.predictions):
+            print(f"{i},{int(p)}")
+    if result.accuracy is not None:
+        print(
+            f"accuracy {result.accuracy * 100:.2f} % ({result.n_correct}/{len(result.predictions)})"
+        )
+    return 0
+
+
+__all__ = ["add_parser", "run"]

@@ -1,0 +1,237 @@
+"""The typed run configuration: what a study records in ``runs/<study>/config.yaml``.
+
+A :class:`SearchConfig` (``evolve search``) or :class:`ContinualConfig` (``evolve continual``) is
+frozen; ``None`` means "not given" (the space's budget or a default fills it when the run
+starts, and the filled-in value is what ``config.yaml`` records). The YAML round trip and the
+resume rules (which settings a resumed study may change) live here and nowhere else.
+
+Example:
+    >>> cfg = SearchConfig(space="hybrid_neuron", trials=3, epochs=1)
+    >>> SearchConfig.from_dict(cfg.to_dict()) == cfg
+    True
+    >>> resumed = cfg.resumed_with({"trials": 6})
+    >>> resumed.trials, resumed.space
+    (6, 'hybrid_neuron')
+    >>> cfg.resumed_with({"space": "temporal"})
+    Traceback (most recent call last):
+    ...
+    evolve.errors.RunError: setting space='temporal' differs from the study's 'hybrid_neuron'; \
+a resumed study keeps it (only trials, timeout, max_failures, trial_memory_mb, backend, workers, \
+cpus_per_trial, gpus_per_trial, ray_address may change)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, TypeVar
+
+from evolve.errors import RunError
+
+__all__ = [
+    "CONFIG_FILE",
+    "DEFAULT_EPOCHS",
+    "DEFAULT_MAX_FAILURES",
+    "DEFAULT_SPACE",
+    "DEFAULT_TRIALS",
+    "ContinualConfig",
+    "SearchConfig",
+    "StudyConfig",
+]
+
+CONFIG_FILE = "config.yaml"
+DEFAULT_SPACE = "hybrid_attention"
+DEFAULT_TRIALS = 80  # for a space without a budget: section
+DEFAULT_EPOCHS = 12
+#: failed trials in a row that stop a run (0: never stop)
+DEFAULT_MAX_FAILURES = 10
+
+C = TypeVar("C", bound="StudyConfig")
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """What every study-running command records (``search`` and ``continual``).
+
+    Attributes:
+        space: A library space name or a YAML path.
+        trials: Finished trials (pruned ones included) to reach; None: the space's budget.
+        timeout: Stop starting new trials after this many seconds.
+        max_failures: Stop when this many trials in a row failed (0: never).
+        sampler: ``auto``, ``nsga2``, ``tpe``, ``random`` or ``qmc``.
+        agent: A key of ``agents.AGENTS``.
+        data_dir: Folder holding the data set's files.
+        epochs: Training epochs per trial (per task for continual); None: the space's budget.
+        seed: Seed of the sampler, the data split and training.
+        storage: Optuna storage URL or journal-file path; None: ``sqlite:///<run>/study.db``.
+        objectives: Comma-separated objective names.
+        user_objectives: Names of the caller's objective functions (``name`` or, from the
+            command line, ``file.py:function``), each ``[+|-]``-prefixed for maximise/minimise.
+        reference_point: The hypervolume reference, recorded when the study starts.
+    """
+
+    #: Settings a resumed study may change; every other one must match the record.
+    RESUMABLE: ClassVar[tuple[str, ...]] = ("trials", "timeout", "max_failures")
+
+    space: str = DEFAULT_SPACE
+    trials: int | None = None
+    timeout: float | None = None
+    max_failures: int = DEFAULT_MAX_FAILURES
+    sampler: str = "auto"
+    agent: str = "optuna"
+    data_dir: str | None = None
+    epochs: int | None = None
+    seed: int = 0
+    storage: str | None = None
+    objectives: str = "accuracy,energy"
+    user_objectives: tuple[str, ...] = ()
+    reference_point: dict[str, float] | None = field(default=None, compare=False)
+
+    # ------------------------------------------------------------------ YAML round trip
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``config.yaml`` (an empty ``user_objectives`` is left out, so runs
+        without one read exactly as before)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "user_objectives":
+                if value:
+                    out[f.name] = list(value)
+                continue
+            if f.name == "reference_point" and value is None:
+                continue
+            out[f.name] = dict(value) if isinstance(value, Mapping) else value
+        return out
+
+    @classmethod
+    def from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
+        """The configuration recorded in ``data`` (a parsed ``config.yaml``).
+
+        Raises:
+            RunError: a key this kind of run does not record.
+        """
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise RunError(
+                f"config.yaml: unknown setting {unknown[0]!r}; the run folder is damaged or "
+                "from another kind of run"
+            )
+        values = dict(data)
+        if "user_objectives" in values:
+            values["user_objectives"] = tuple(values["user_objectives"] or ())
+        return cls(**values)
+
+    def given(self) -> dict[str, Any]:
+        """The settings that differ from the defaults (what a caller or a flag gave)."""
+        default = type(self)()
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name != "reference_point" and getattr(self, f.name) != getattr(default, f.name)
+        }
+
+    # ------------------------------------------------------------------ resume rules
+    def resumed_with(self: C, given: Mapping[str, Any]) -> C:
+        """This (recorded) configuration with the settings a resume gives.
+
+        Args:
+            given: Settings given for the resume (None values are ignored).
+
+        Raises:
+            RunError: a setting that a resumed study cannot change differs from the record.
+        """
+        changes = {}
+        for key, value in given.items():
+            if value is None:
+                continue
+            if key not in self.RESUMABLE:
+                if getattr(self, key) != value:
+                    raise RunError(
+                        f"setting {key}={value!r} differs from the study's "
+                        f"{getattr(self, key)!r}; a resumed study keeps it (only "
+                        f"{', '.join(self.RESUMABLE)} may change)"
+                    )
+                continue
+            changes[key] = value
+        return dataclasses.replace(self, **changes)
+
+    def replace(self: C, **changes: Any) -> C:
+        """A copy with ``changes`` (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class SearchConfig(StudyConfig):
+    """``evolve search``: a study of architectures on one data set.
+
+    Attributes:
+        dataset: A data set name or file; None: the space's data set, else ``digits``. A data
+            set passed as an object is recorded by its name.
+        energy_budget_uj: Candidates above this energy (µJ per inference) are infeasible.
+        no_early_stop: Never stop dominated trials early.
+        trial_memory_mb: Fail a trial that grows resident memory by more than this (MB).
+        constraint: A key of ``evolve.engine.setup.CONSTRAINTS`` (``nir``).
+        backend: ``local`` or ``ray``.
+        workers: Ray: trials at once (default 2).
+        cpus_per_trial: Ray: CPUs per trial (default 1).
+        gpus_per_trial: Ray: GPUs per trial (default 0).
+        ray_address: Ray: ``auto`` or ``HOST:PORT``; None starts a local Ray.
+    """
+
+    RESUMABLE: ClassVar[tuple[str, ...]] = (
+        "trials",
+        "timeout",
+        "max_failures",
+        "trial_memory_mb",
+        "backend",
+        "workers",
+        "cpus_per_trial",
+        "gpus_per_trial",
+        "ray_address",
+    )
+    RAY_KEYS: ClassVar[tuple[str, ...]] = (
+        "workers",
+        "cpus_per_trial",
+        "gpus_per_trial",
+        "ray_address",
+    )
+
+    dataset: str | None = None
+    energy_budget_uj: float | None = None
+    no_early_stop: bool = False
+    trial_memory_mb: float | None = None
+    constraint: str | None = None
+    backend: str = "local"
+    workers: int | None = None
+    cpus_per_trial: float | None = None
+    gpus_per_trial: float | None = None
+    ray_address: str | None = None
+
+
+@dataclass(frozen=True)
+class ContinualConfig(StudyConfig):
+    """``evolve continual`` (search mode): candidates learn a stream of tasks.
+
+    Attributes:
+        scenario: The task stream (``split-digits``, ``permuted-digits``, ...).
+        n_tasks: Number of tasks (default 5).
+        limit: At most this many samples per split of each task.
+        strategy: The strategy when the space has no ``cl_strategy`` key.
+        buffer_size, stdp_lr, stdp_epochs, readout_lr, feature_rate: strategy options.
+        lr: Learning rate when the space has none.
+    """
+
+    space: str = "continual"
+    objectives: str = "acc,forgetting,energy"
+    scenario: str = "split-digits"
+    n_tasks: int | None = None
+    limit: int | None = None
+    strategy: str | None = None
+    buffer_size: int | None = None
+    stdp_lr: float | None = None
+    stdp_epochs: int | None = None
+    readout_lr: float | None = None
+    feature_rate: float | None = None
+    lr: float | None = None

@@ -1,0 +1,1 @@
+"""Models out and in: TorchScript, ONNX and NIR export, NIR import, prediction."""

@@ -1,0 +1,277 @@
+"""The export formats: each writes one file and checks it reproduces the model it came from.
+
+Every exporter is a function ``(model, x, path, info) -> check`` that writes ``path``, reloads
+it, compares it with ``model`` on the samples ``x`` (the test split) and returns what it checked
+(the model card's ``formats.<name>``), or raises :class:`~evolve.errors.UserError` when the file
+does not reproduce the model. :data:`EXPORTERS` names them; a new format is one function and
+one line there.
+
+* TorchScript (traced, fixed T): bit-identical logits on CPU after reloading.
+* ONNX (dynamic batch, run by onnxruntime): logits within :data:`ONNX_TOLERANCE`, identical
+  predictions.
+* NIR (MLPs of IF/LIF with hard reset): read back through :func:`snn_models.nir_io.from_nir`,
+  identical spikes at every layer.
+"""
+
+from __future__ import annotations
+
+import importlib
+import platform
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from evolve.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "EXPORTERS",
+    "FORMATS",
+    "ONNX_TOLERANCE",
+    "Exporter",
+    "data_section",
+    "export_nir",
+    "export_onnx",
+    "export_torchscript",
+    "import_extra",
+    "parse_formats",
+    "versions",
+]
+
+#: Largest |logit difference| an ONNX export may show against the model.
+ONNX_TOLERANCE = 1e-5
+
+#: ``(model, x, path, info) -> check``: write ``path``, reload it, compare it with ``model`` on
+#: ``x``; ``info`` holds the data set's ``dataset``, ``input_scale`` and ``n_classes``.
+ExportFn = Callable[["torch.nn.Module", "torch.Tensor", Path, Mapping[str, Any]], dict[str, Any]]
+
+
+def import_extra(module: str, what: str) -> Any:
+    """``module`` from the ``export`` extra, or a UserError saying how to install it.
+
+    Args:
+        module: The module to import (``onnxruntime``, ``nir``).
+        what: What needs it, for the message (``"ONNX export"``).
+
+    Raises:
+        UserError: The module is not installed.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise UserError(
+            f"{what} needs the `export` extra: .venv/bin/pip install -c constraints.txt "
+            "-e '.[export]'"
+        ) from None
+
+
+def data_section(
+    dataset: str, input_shape: Sequence[int], n_classes: int, input_scale: float, **more: Any
+) -> dict[str, Any]:
+    """The model card's ``data``: what the model reads and how raw values are prepared.
+
+    Args:
+        dataset: The data set's name.
+        input_shape: One sample's shape, as the model takes it.
+        n_classes: How many classes the model scores.
+        input_scale: Raw values are multiplied by this before the model sees them.
+        **more: Further entries (``source``, ``seed``), placed after ``dataset``.
+    """
+    return {
+        "dataset": dataset,
+        **more,
+        "input_shape": [int(d) for d in input_shape],
+        "n_classes": int(n_classes),
+        "preprocessing": {
+            "input_scale": float(input_scale),
+            "rule": "model input = raw values × input_scale, reshaped to input_shape",
+        },
+    }
+
+
+def versions() -> dict[str, str]:
+    """The versions of Python and of the installed libraries an export depends on."""
+    out = {"python": platform.python_version()}
+    for pkg in ("torch", "numpy", "onnx", "onnxruntime", "nir", "snn-evolve"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+# ----------------------------------------------------------------------------- the formats
+def export_torchscript(
+    model: torch.nn.Module, x: torch.Tensor, path: Path, info: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Trace, save, reload; the reloaded logits must equal the model's bit for bit.
+
+    Raises:
+        UserError: The reloaded module's logits differ.
+    """
+    import torch
+
+    from snn_models.functional import step_loop
+
+    with torch.no_grad(), step_loop(model):
+        traced = torch.jit.trace(model, x[:2], check_trace=False)
+    with torch.no_grad():
+        traced.save(str(path))
+        reloaded = torch.jit.load(str(path), map_location="cpu")  # the file just written
+        ref, got = model(x), reloaded(x)
+    if not torch.equal(ref, got):
+        diff = float((ref - got).abs().max())
+        raise UserError(f"TorchScript export differs from the model by {diff:.3g}; not kept")
+    return {"file": path.name, "bit_identical_logits": True, "checked_samples": len(x)}
+
+
+def export_onnx(
+    model: torch.nn.Module, x: torch.Tensor, path: Path, info: Mapping[str, Any]
+) -> dict[str, Any]:
+    """torch.onnx (dynamo) with a dynamic batch; onnxruntime must agree within 1e-5.
+
+    Raises:
+        UserError: onnxruntime's logits differ by more than :data:`ONNX_TOLERANCE` or its
+            predictions differ; the ``export`` extra is missing.
+    """
+    import warnings
+
+    import torch
+
+    ort = import_extra("onnxruntime", "ONNX export")
+    from snn_models.functional import step_loop
+
+    batch = torch.export.Dim("batch", min=1)
+    with torch.no_grad(), warnings.catch_warnings(), step_loop(model):
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            model,
+            (x[:2],),
+            dynamo=True,
+            dynamic_shapes={"x": {0: batch}},
+            verbose=False,
+        )
+        if program is None:  # only when given a file name, which we do not
+            raise UserError("torch.onnx.export returned no program; ONNX export failed")
+        program.save(str(path))
+    with torch.no_grad():
+        ref = model(x).numpy()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+    diff = float(abs(got - ref).max())
+    same = bool((got.argmax(1) == ref.argmax(1)).all())
+    if diff > ONNX_TOLERANCE or not same:
+        raise UserError(
+            f"ONNX export differs from the model (max |Δ| {diff:.3g}, predictions "
+            f"{'identical' if same else 'differ'}); not kept"
+        )
+    return {
+        "file": path.name,
+        "max_abs_logit_diff": diff,
+        "identical_predictions": same,
+        "tolerance": ONNX_TOLERANCE,
+        "checked_samples": len(x),
+        "runtime": "onnxruntime CPUExecutionProvider",
+    }
+
+
+def export_nir(
+    model: torch.nn.Module, x: torch.Tensor, path: Path, info: Mapping[str, Any]
+) -> dict[str, Any]:
+    """NIR graph; read back through our importer, every layer's spikes must be identical.
+
+    Raises:
+        UserError: The graph read back spikes differently; the ``export`` extra is missing.
+        snn_models.nir_io.NIRUnsupported: NIR cannot express the model (a ``ConfigError``).
+    """
+    import torch
+
+    nir = import_extra("nir", "NIR export")
+    from snn_models.neurons.base import BaseNeuron
+    from snn_models.nir_io import from_nir, to_nir
+
+    graph = to_nir(model, tuple(x.shape[1:]), metadata=dict(info))
+    nir.write(str(path), graph)
+    back = from_nir(nir.read(str(path)))
+
+    def spikes(m: torch.nn.Module) -> list[torch.Tensor]:
+        seen: list[torch.Tensor] = []
+        hooks = [
+            n.register_forward_hook(lambda _m, _a, out: seen.append(out.detach().clone()))
+            for n in m.modules()
+            if isinstance(n, BaseNeuron)
+        ]
+        try:
+            with torch.no_grad():
+                m(x)
+        finally:
+            for h in hooks:
+                h.remove()
+        return seen
+
+    ours, theirs = spikes(model), spikes(back)
+    same = len(ours) == len(theirs) and all(
+        torch.equal(a, b) for a, b in zip(ours, theirs, strict=False)
+    )
+    if not same:
+        raise UserError("the NIR graph read back does not spike as the model does; not kept")
+    return {
+        "file": path.name,
+        "identical_spikes_every_layer": True,
+        "layers_checked": len(ours),
+        "checked_samples": len(x),
+        "nodes": list(graph.nodes),
+        "dt": graph.metadata["dt"],
+        "readout": graph.metadata["readout_rule"],
+    }
+
+
+# ----------------------------------------------------------------------------- the registry
+class Exporter(NamedTuple):
+    """One format: its exporter, the file it writes, and what its check shows, in a few words
+    (a :meth:`str.format` template over the check's keys)."""
+
+    fn: ExportFn
+    file: str
+    summary: str = "checked"
+
+    def describe(self, check: Mapping[str, Any]) -> str:
+        """The few words on what ``check`` (this exporter's return value) found."""
+        return self.summary.format_map(check)
+
+
+#: Format name → exporter, in the order ``all`` exports them.
+EXPORTERS: dict[str, Exporter] = {
+    "torchscript": Exporter(export_torchscript, "model.torchscript", "bit-identical logits"),
+    "onnx": Exporter(export_onnx, "model.onnx", "max |Δ| {max_abs_logit_diff:.2g}"),
+    "nir": Exporter(export_nir, "model.nir", "identical spikes at every layer, read back"),
+}
+#: The format names, in export order.
+FORMATS: tuple[str, ...] = tuple(EXPORTERS)
+
+
+def parse_formats(formats: str | Iterable[str]) -> list[str]:
+    """The format names ``formats`` asks for.
+
+    Args:
+        formats: ``"all"``, a comma-separated string (``"onnx,nir"``) or a sequence of names.
+
+    Returns:
+        Known format names, in the order given.
+
+    Raises:
+        UserError: ``formats: unknown ...`` for a name not in :data:`EXPORTERS`, or none given.
+    """
+    parts = formats.split(",") if isinstance(formats, str) else [str(f) for f in formats]
+    names = [n.strip() for n in parts if n.strip()]
+    if names == ["all"]:
+        return list(FORMATS)
+    bad = [n for n in names if n not in EXPORTERS]
+    if bad or not names:
+        raise UserError(
+            f"formats: unknown {', '.join(bad) or 'empty'}; choose {', '.join(FORMATS)} or all"
+        )
+    return names

@@ -1,0 +1,1 @@
+"""What a person reads: summaries, explanations and the offline HTML report."""

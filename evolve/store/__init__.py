@@ -1,0 +1,1 @@
+"""The run store: run folders, atomic writes, results files and checkpoints."""

@@ -1,0 +1,2 @@
+"""Training one candidate: the surrogate-gradient trainer, distillation, ANN teachers and the
+neuron selector."""
