@@ -6,23 +6,46 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 PIN    := -c constraints.txt
+BASE_STAMP := $(VENV)/.installed-base
 STAMP  := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv test test-slow lint format bench bench-engine bench-attention bench-search bench-bif bench-sdsa bench-timesteps bench-snn-ann bench-continual bench-ray bench-ucr bench-ecg bench-long-run search train clean help
+.PHONY: venv system-deps test test-slow lint format bench bench-engine bench-attention bench-search bench-bif bench-sdsa bench-timesteps bench-snn-ann bench-continual bench-ray bench-ucr bench-ecg bench-long-run search train clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
-$(STAMP): pyproject.toml constraints.txt
+# what searching needs: the package and its dependencies, nothing of the dev stack
+$(BASE_STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet $(PIN) -e .
+	touch $(BASE_STAMP)
+
+$(STAMP): $(BASE_STAMP)
 	$(PIP) install --quiet $(PIN) -e '.[dev]'
 	touch $(STAMP)
 
-venv: $(STAMP)  ## create/update .venv (idempotent)
+venv: $(STAMP)  ## create/update .venv with the dev extra (idempotent)
 
-test: venv  ## set up and run the test suite (what CI runs)
+# the Debian packages the tests use: Chromium (dashboard and report browser tests), PostgreSQL
+# (processes sharing a study) and Fashion-MNIST (the real-file data test)
+system-deps:  ## install the Debian packages the tests use (root + apt-get), or say what to install
+	@need=""; \
+	[ -x /usr/bin/chromium ] || need="$$need chromium"; \
+	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$$need postgresql"; \
+	[ -d /usr/share/datasets/fashion-mnist ] || need="$$need dataset-fashion-mnist"; \
+	if [ -n "$$need" ]; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages the tests use:$$need"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need) >/dev/null 2>&1 \
+	      || { echo "make test: could not install$$need; install them with apt-get, then rerun"; exit 2; }; \
+	  else \
+	    echo "make test: the tests need the Debian packages$$need; run: sudo apt-get install$$need"; exit 2; \
+	  fi; \
+	fi
+
+test: venv system-deps  ## set up everything the tests need (system packages included) and run them (what CI runs)
 	$(BIN)/python -m pytest -q
 
 test-slow: venv  ## run the long tests too (not in CI)
@@ -80,7 +103,7 @@ bench-long-run: venv  ## 300 trials through the real search loop: resident memor
 bench-ray: venv  ## Ray backend: trials/min with 1 vs 2 workers, per-trial overhead (~5 min)
 	$(BIN)/python benchmarks/ray_scaling.py --out runs/bench/ray_scaling.json
 
-search: venv  ## set up, then search the default space (hybrid_attention) on digits (~2.5 min after set-up)
+search: $(BASE_STAMP)  ## set up what searching needs, then search the default space (hybrid_attention) on digits (~2.5 min after set-up)
 	$(BIN)/evolve search --space hybrid_attention
 
 train: venv  ## train one spiking MLP on digits and report accuracy/energy

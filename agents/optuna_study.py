@@ -6,6 +6,7 @@ The rules (what must match on resume, a half-made study, joining) are described 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -108,7 +109,18 @@ def open_study(
             study.set_user_attr("constraints", [c.to_dict() for c in constraints])
     # Thresholds may change between runs: store the current ones.
     study.set_user_attr("objectives", [o.to_dict() for o in objectives])
+    _name_metrics(study, [o.name for o in objectives])
     return study, study_id is not None
+
+
+def _name_metrics(study: optuna.Study, names: list[str]) -> None:
+    """Name the study's values (optuna-dashboard labels its Pareto-front and history panels with
+    them instead of "Objective 0")."""
+    if study.metric_names == names:
+        return
+    with warnings.catch_warnings():  # experimental in Optuna; the stored names are plain data
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(names)
 
 
 def _half_made(

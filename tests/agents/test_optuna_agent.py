@@ -56,6 +56,8 @@ def test_ask_tell_round_trip_over_sqlite(storage_url: str) -> None:
     assert study.user_attrs["space"] == "toy"
     assert [o["name"] for o in study.user_attrs["objectives"]] == ["accuracy", "energy_uj"]
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
+    # optuna-dashboard labels its panels with these instead of "Objective 0/1"
+    assert study.metric_names == ["accuracy", "energy_uj"]
     assert agent.n_done() == 1
 
 

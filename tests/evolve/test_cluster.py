@@ -268,6 +268,8 @@ def test_dashboard_serves_the_study_to_a_real_browser(tmp_path: Path) -> None:
         with urllib.request.urlopen(f"{base}/api/studies/{sid}?after=0", timeout=10) as r:
             detail = json.loads(r.read())
         assert len(detail["trials"]) == 2
+        # the panels name the objectives (not "Objective 0 / Objective 1")
+        assert detail["objective_names"] == ["accuracy", "energy_uj"]
 
         from playwright.sync_api import sync_playwright
 
