@@ -5,14 +5,18 @@ data set's test (or validation) split while recording every spiking layer
 (:func:`snn_models.explain.record_activity`), and writes into one folder:
 
     sam.png        spike activation maps (Kim & Panda 2021, γ = 0.5): one row per layer that
-                   can be drawn on the input, one column per timestep, each map normalised to
-                   [0, 1] and laid over the input. CNN: the feature maps of every conv layer
-                   (bilinear upsampling); transformer: each token layer, token by token on its
-                   patch; MLP: hidden units have no layout, so the first hidden layer is
-                   projected onto the input through its weights (labelled input-projection).
+                   can be drawn on the input, one column per timestep, every map on one colour
+                   scale (divided by the maximum over all layers and steps, see
+                   :func:`sam_peaks`) and laid over the input in grey. CNN: the feature maps of
+                   every conv layer (bilinear upsampling); transformer: each token layer, token
+                   by token on its patch (patch borders dashed); MLP: hidden units have no
+                   layout, so the first hidden layer is projected onto the input through its
+                   weights (labelled input-projection).
     membrane.png   the pre-reset membrane of the K most active neurons of every spiking layer
-                   over time, with the threshold (dashed) and a marker at every spike
+                   over time (in the model's units), with the threshold (dashed) and a marker at
+                   every spike
     rates.png      firing rate per layer (silent < 0.05, runaway > 0.95 marked) and per step
+                   (one small panel per layer)
     explain.json   sample, label, prediction, scores, per-layer and per-step rates, the layers
                    drawn (and why the others were not), the neurons traced (flat indices over a
                    layer's neurons of one sample, C·H·W or N·D order)
@@ -25,6 +29,7 @@ must not exist yet (as for an export). Either is written whole or not at all.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +41,8 @@ from evolve.store.runfolder import new_folder
 if TYPE_CHECKING:
     from torch import Tensor, nn
 
+    from snn_models.explain import Activity, Maps
+
 __all__ = [
     "DEFAULT_NEURONS",
     "FILES",
@@ -45,6 +52,7 @@ __all__ = [
     "explain_trial",
     "render",
     "resolve_trial",
+    "sam_peaks",
 ]
 
 SPLITS = ("test", "val")
@@ -225,7 +233,14 @@ def render(
     """
     import torch
 
-    from snn_models.explain import GAMMA, explain_maps, input_canvas, most_active, record_activity
+    from snn_models.explain import (
+        GAMMA,
+        explain_maps,
+        input_canvas,
+        most_active,
+        record_activity,
+        token_grid,
+    )
 
     model.eval()
     with torch.random.fork_rng(devices=[]):
@@ -236,13 +251,20 @@ def render(
     scores = act.output[0]
     pred = int(scores.argmax())
     maps = explain_maps(model, act, input_shape, sample=0)
+    peaks = sam_peaks(model, act, maps, input_shape)
     picks = {layer: most_active(act, layer, neurons) for layer in act.layers}
     canvas = input_canvas(x[0], input_shape)
     head = f"{title} · predicted {pred}" if title else f"predicted {pred}"
     if maps.maps and all(m == "time" for m in maps.methods.values()):
-        plot_sam_time(folder / FILES["sam"], x[0].reshape(input_shape), maps, head)
+        plot_sam_time(folder / FILES["sam"], x[0].reshape(input_shape), maps, head, peaks=peaks)
     else:
-        plot_sam(folder / FILES["sam"], canvas, maps, act.timesteps, head)
+        grids = {
+            layer: grid
+            for layer, method in maps.methods.items()
+            if method == "tokens"
+            and (grid := token_grid(int(act.spikes[layer].shape[2]), input_shape)) is not None
+        }
+        plot_sam(folder / FILES["sam"], canvas, maps, act.timesteps, head, peaks=peaks, grids=grids)
     plot_membrane(folder / FILES["membrane"], act, picks, head)
     rates, steps = act.rates(0), act.step_rates(0)
     plot_rates(folder / FILES["rates"], rates, steps, act.kinds, head)
@@ -267,3 +289,102 @@ def render(
         },
         "files": dict(FILES),
     }
+
+
+def _raw_map(
+    model: nn.Module, act: Activity, layer: str, method: str, input_shape: Sequence[int]
+) -> Tensor | None:
+    """Sample 0's map of ``layer`` as :func:`snn_models.explain.explain_maps` computes it, but
+    before its normalisation (``[T, rows, cols]``; method ``time``: ``[L]``), or ``None`` for a
+    method this does not know."""
+    import torch
+    import torch.nn.functional as F
+
+    from snn_models.explain import (
+        GAMMA,
+        canvas_size,
+        neuronal_contribution,
+        spike_activation_map,
+        token_grid,
+    )
+
+    spikes = act.spikes[layer][:, 0]
+    if method == "spatial":
+        sam = spike_activation_map(spikes, GAMMA, normalize=False)
+        size = canvas_size(input_shape)
+        up = F.interpolate(sam.unsqueeze(1), size=size, mode="bilinear", align_corners=False)
+        return up.squeeze(1).clamp_min(0.0)
+    if method == "tokens":
+        grid = token_grid(int(spikes.shape[1]), input_shape)
+        if grid is None:
+            return None
+        feats = spikes.transpose(1, 2).reshape(spikes.shape[0], spikes.shape[2], *grid)
+        sam = spike_activation_map(feats, GAMMA, normalize=False)
+        size = canvas_size(input_shape)
+        return F.interpolate(sam.unsqueeze(1), size=size, mode="nearest").squeeze(1).clamp_min(0)
+    if method == "input-projection":
+        from snn_models.explain.maps import _first_synapse
+
+        found = _first_synapse(model, act)
+        if found is None or act.synapse_input is None:
+            return None
+        linear, scale = found
+        n_in = math.prod(int(d) for d in input_shape)
+        T, B = spikes.shape[0], act.spikes[layer].shape[1]
+        xin = act.synapse_input.reshape(-1, n_in)
+        if xin.shape[0] == B:  # static input (direct encoding): the same at every step
+            x_t = xin[0].unsqueeze(0).expand(T, n_in)
+        else:
+            x_t = xin.reshape(T, B, n_in)[:, 0]
+        weight = (linear.weight.detach() * scale.unsqueeze(1)).float()
+        current = (weight.unsqueeze(0) * x_t.unsqueeze(1)).clamp_min(0.0)
+        ncs = neuronal_contribution(spikes, GAMMA) * spikes.float()
+        proj = torch.einsum("tk,tkp->tp", ncs, current)
+        shape = tuple(int(d) for d in input_shape)
+        maps = proj.reshape(T, *shape)
+        return maps.sum(dim=1) if len(shape) == 3 else maps.reshape(T, *canvas_size(shape))
+    if method == "time":
+        from snn_models.temporal import SeriesEncoder
+
+        encoder = next((m for m in model.modules() if isinstance(m, SeriesEncoder)), None)
+        if encoder is None:
+            return None
+        flat = spikes.float().reshape(spikes.shape[0], -1)
+        per_step = (neuronal_contribution(flat, GAMMA) * flat).sum(dim=1)
+        w, repeat = int(encoder.window), int(encoder.repeat)
+        length = int(input_shape[-1])
+        windows = math.ceil(length / w)
+        per_window = per_step.reshape(windows, repeat).mean(dim=1)
+        return per_window.repeat_interleave(w)[windows * w - length :]
+    return None
+
+
+def sam_peaks(
+    model: nn.Module, act: Activity, maps: Maps, input_shape: Sequence[int]
+) -> dict[str, list[float]] | None:
+    """Each drawn map's maximum per step before :func:`snn_models.explain.explain_maps`
+    normalised it (method ``time``: one maximum per layer), so that the figure can put all maps
+    on one colour scale; ``None`` when a map cannot be reproduced exactly (the figure then keeps
+    the per-step normalisation and says so)."""
+    import torch
+
+    peaks: dict[str, list[float]] = {}
+    for layer, shown in maps.maps.items():
+        try:
+            raw = _raw_map(model, act, layer, maps.methods[layer], input_shape)
+        except (ValueError, RuntimeError, IndexError):
+            return None
+        if raw is None:
+            return None
+        if maps.methods[layer] == "time":
+            peak = raw.amax().reshape(1)
+            norm = raw / peak if float(peak) > 0 else raw
+        else:
+            peak = raw.flatten(1).amax(dim=1)
+            norm = torch.where(
+                peak.view(-1, 1, 1) > 0, raw / peak.clamp_min(1e-12).view(-1, 1, 1), raw
+            )
+        if norm.shape != shown.shape or not torch.allclose(norm, shown.float(), atol=1e-4):
+            return None
+        peaks[layer] = [float(p) for p in peak]
+    return peaks

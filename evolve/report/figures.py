@@ -16,26 +16,44 @@ from typing import TYPE_CHECKING, Any
 from evolve.errors import UserError
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = [
+    "DPI",
     "LABELS",
+    "UNITS",
     "Figures",
     "clean_png",
     "front_figure",
+    "front_plot",
     "hypervolume_figure",
+    "hypervolume_plot",
     "model_figures",
 ]
 
-#: Axis labels of the objectives a search may have.
+#: Axis labels (with units) of the objectives a search may have.
 LABELS = {
-    "accuracy": "validation accuracy",
+    "accuracy": "validation accuracy (fraction correct)",
     "energy_uj": "energy per inference (µJ)",
     "latency_ms": "latency (ms)",
-    "energy_ratio_to_ann": "energy / ANN twin's energy",
-    "cl_acc": "continual ACC",
-    "forgetting": "forgetting",
+    "energy_ratio_to_ann": "energy / ANN twin's energy (ratio)",
+    "cl_acc": "continual ACC (fraction correct)",
+    "forgetting": "forgetting (fraction)",
 }
+#: The unit of each objective's value, for the hypervolume's unit ("" when dimensionless).
+UNITS = {
+    "accuracy": "",
+    "energy_uj": "µJ",
+    "latency_ms": "ms",
+    "energy_ratio_to_ann": "",
+    "cl_acc": "",
+    "forgetting": "",
+}
+#: Saved resolution (pixels per inch) and font sizes (pt) of the report's own figures: the
+#: smallest, 8 pt, is 11 px at 100 dpi.
+DPI = 100
+SMALL, TICK, LABEL, TITLE = 8.0, 9.0, 10.0, 10.0
 #: PNG chunks kept when embedding a figure: no text, time or EXIF metadata rides along.
 _PNG_KEEP = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"pHYs"}
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -65,7 +83,7 @@ def clean_png(data: bytes) -> bytes:
 def _png(fig: Figure) -> bytes:
     """A matplotlib figure as PNG bytes without metadata."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
     return clean_png(buf.getvalue())
 
 
@@ -74,13 +92,26 @@ def _figure(width: float, height: float) -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height))
+    fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
 def _label(name: str) -> str:
     return LABELS.get(name, name)
+
+
+def _ticks(ax: Axes) -> None:
+    """Tick labels (and any offset or exponent text) at :data:`TICK` pt."""
+    ax.tick_params(labelsize=TICK, which="both")
+    ax.xaxis.get_offset_text().set_fontsize(TICK)
+    ax.yaxis.get_offset_text().set_fontsize(TICK)
+
+
+def _hypervolume_unit(names: Sequence[str]) -> str:
+    """The objectives' product as a unit: ``accuracy × µJ`` (a dimensionless objective by its
+    name)."""
+    return " × ".join(UNITS.get(n) or n for n in names) if names else "objective units"
 
 
 def front_figure(
@@ -90,10 +121,21 @@ def front_figure(
     reference: tuple[float, float],
     teachers: Sequence[tuple[str, float, float]],
 ) -> bytes:
+    """:func:`front_plot` as PNG bytes without metadata."""
+    return _png(front_plot(points, front, names, reference, teachers))
+
+
+def front_plot(
+    points: Sequence[tuple[int, float, float]],
+    front: Sequence[tuple[int, float, float]],
+    names: tuple[str, str],
+    reference: tuple[float, float],
+    teachers: Sequence[tuple[str, float, float]],
+) -> Figure:
     """The front: (trial, y, x) of every finished trial in grey, the front highlighted and
-    labelled, the reference x as a dashed line and the teachers as stars. x is logarithmic when
-    the values span more than a decade."""
-    fig = _figure(7.5, 4.6)
+    labelled, the reference x as a dashed line and the teachers as stars; the legend right of
+    the plot. x is logarithmic when the values span more than a decade."""
+    fig = _figure(8.6, 4.6)
     ax = fig.subplots()
     xs = [p[2] for p in points] + [t[2] for t in teachers] + [reference[1]]
     finite = [x for x in xs if math.isfinite(x)]
@@ -132,7 +174,7 @@ def front_figure(
             (x, y),
             textcoords="offset points",
             xytext=(5, 5),
-            fontsize=8,
+            fontsize=SMALL + 1,
             color="#8a1c2b",
         )
     if math.isfinite(reference[1]):
@@ -155,17 +197,42 @@ def front_figure(
             label=f"ANN teacher {name}" if i < 4 else None,
             zorder=5,
         )
-    ax.set_xlabel(_label(names[1]))
-    ax.set_ylabel(_label(names[0]))
+    ax.set_xlabel(_label(names[1]), fontsize=LABEL)
+    ax.set_ylabel(_label(names[0]), fontsize=LABEL)
+    _ticks(ax)
     ax.grid(True, alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    return _png(fig)
+    ax.legend(
+        fontsize=SMALL + 1,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0.0,
+        frameon=False,
+        title="trial numbers label the front",
+        title_fontsize=SMALL + 1,
+    )
+    return fig
 
 
-def hypervolume_figure(history: Sequence[Mapping[str, Any]], reference_text: str) -> bytes:
-    """Hypervolume of the front of the first k finished trials, against k."""
-    fig = _figure(7.5, 3.2)
+def hypervolume_figure(
+    history: Sequence[Mapping[str, Any]],
+    reference_text: str,
+    names: Sequence[str] | None = None,
+) -> bytes:
+    """:func:`hypervolume_plot` as PNG bytes without metadata."""
+    return _png(hypervolume_plot(history, reference_text, names))
+
+
+def hypervolume_plot(
+    history: Sequence[Mapping[str, Any]],
+    reference_text: str,
+    names: Sequence[str] | None = None,
+) -> Figure:
+    """Hypervolume of the front of the first k finished trials, against k. Its unit is the
+    product of the objectives' units; ``names`` are the objectives (default: the names in
+    ``reference_text``, ``"accuracy 0, energy_uj 0.12"``)."""
+    if names is None:
+        names = [part.strip().split(" ")[0] for part in reference_text.split(",") if part.strip()]
+    fig = _figure(8.6, 3.2)
     ax = fig.subplots()
     ks = list(range(1, len(history) + 1))
     ax.step(ks, [h["hypervolume"] for h in history], where="post", color="#00798c")
@@ -173,12 +240,15 @@ def hypervolume_figure(history: Sequence[Mapping[str, Any]], reference_text: str
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("finished trials")
-    ax.set_ylabel("hypervolume")
-    ax.set_title(f"reference point: {reference_text}", fontsize=9)
+    ax.set_xlabel("finished trials k (count)", fontsize=LABEL)
+    ax.set_ylabel(f"hypervolume\n({_hypervolume_unit(names)})", fontsize=LABEL)
+    ax.set_title(
+        f"hypervolume of the first k trials' front; reference point: {reference_text}",
+        fontsize=TITLE,
+    )
+    _ticks(ax)
     ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
 @dataclass

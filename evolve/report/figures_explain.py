@@ -1,7 +1,10 @@
 """The pictures of ``evolve explain``: spike activation maps, membrane traces, firing rates.
 
-Each function draws one PNG with a :class:`matplotlib.figure.Figure` on the Agg canvas (no
-pyplot, no global backend state).
+Each ``*_figure`` function builds a :class:`matplotlib.figure.Figure` on the Agg canvas (no
+pyplot, no global backend state) and each ``plot_*`` function saves one as a PNG at :data:`DPI`
+(through :func:`save`). The report shows these PNGs in a column about 670 px wide, so a figure is
+at most :data:`WIDTH` inches wide (it shows there at 1:1, not scaled down), and every text has an
+explicit size of at least :data:`SMALL` pt, i.e. ``SMALL * DPI / 72`` ≥ :data:`MIN_PX` pixels.
 """
 
 from __future__ import annotations
@@ -9,24 +12,56 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
     from torch import Tensor
 
     from snn_models.explain import Activity, Maps
 
-__all__ = ["DPI", "RUNAWAY", "SILENT", "plot_membrane", "plot_rates", "plot_sam", "plot_sam_time"]
+__all__ = [
+    "DPI",
+    "MIN_PX",
+    "RUNAWAY",
+    "SAM_CMAP",
+    "SILENT",
+    "WIDTH",
+    "membrane_figure",
+    "plot_membrane",
+    "plot_rates",
+    "plot_sam",
+    "plot_sam_time",
+    "rates_figure",
+    "sam_figure",
+    "sam_time_figure",
+    "save",
+]
 
 #: firing-rate bands of the runaway/silence monitor (snn_models.neurons.base)
 SILENT, RUNAWAY = 0.05, 0.95
+#: resolution of the saved PNGs (pixels per inch)
 DPI = 100
+#: widest figure (inches): the report's figure column is about 670 px, so this shows at 1:1
+WIDTH = 6.6
+#: the smallest text height allowed, in pixels at DPI
+MIN_PX = 9.0
+#: font sizes (pt): the smallest, 7.5 pt, is 10.4 px at 100 dpi
+SMALL, TICK, LABEL, TITLE = 7.5, 8.0, 8.5, 9.5
+#: the spike activation maps' colour map: perceptually uniform, readable in grey
+SAM_CMAP = "viridis"
+#: opacity of a map laid over the grey input (a zero of the map is fully transparent)
+OVERLAY_ALPHA = 0.6
+_GRID_COLOUR = "#ff3b30"
+#: the line colours of the membrane traces (Okabe-Ito, colour-blind safe; none is the
+#: threshold's red); past six neurons the line style changes too
+_TRACE_COLOURS = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#000000")
 
 
-def _figure(width: float, height: float) -> Any:
+def _figure(width: float, height: float) -> Figure:
     """A matplotlib Figure drawn by the Agg canvas (no pyplot, no global backend state)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -34,6 +69,18 @@ def _figure(width: float, height: float) -> Any:
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def save(fig: Figure, path: Path) -> None:
+    """Write ``fig`` as a PNG at :data:`DPI`."""
+    fig.savefig(path, dpi=DPI)
+
+
+def _ticks(ax: Axes) -> None:
+    """Tick labels (and any offset or exponent text) at :data:`TICK` pt."""
+    ax.tick_params(labelsize=TICK)
+    ax.xaxis.get_offset_text().set_fontsize(TICK)
+    ax.yaxis.get_offset_text().set_fontsize(TICK)
 
 
 def _aspect(canvas: Tensor) -> Literal["equal", "auto"]:
@@ -45,86 +92,208 @@ def _aspect(canvas: Tensor) -> Literal["equal", "auto"]:
 def _step_ticks(ax: Axes, n_steps: int) -> None:
     """Every timestep as a tick for short runs; a handful of whole numbers for long ones (a
     temporal network runs one step per window of its series)."""
-    if n_steps <= 20:
+    if n_steps <= 12:
         ax.set_xticks(list(range(n_steps)))
     else:
         from matplotlib.ticker import MaxNLocator
 
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=10, integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
 
 
-def _show_input(ax: Axes, canvas: Tensor) -> None:
-    img = canvas.numpy()
-    cmap = None if img.ndim == 3 else "gray"
-    ax.imshow(img, cmap=cmap, interpolation="nearest", aspect=_aspect(canvas))
+def _show_input(ax: Axes, img: np.ndarray, aspect: Literal["equal", "auto"]) -> None:
+    ax.imshow(img, cmap=None if img.ndim == 3 else "gray", interpolation="nearest", aspect=aspect)
     ax.set_xticks([])
     ax.set_yticks([])
 
 
-def plot_sam(path: Path, canvas: Tensor, maps: Maps, timesteps: int, title: str) -> None:
-    """One row per drawn layer: the input, then each step's map (jet, α 0.5) over it."""
-    rows = max(1, len(maps.maps))
-    cols = timesteps + 1
-    cell = 1.3
-    fig = _figure(max(4.0, cols * cell + 1.0), rows * cell + 0.8)
+def _token_grid(ax: Axes, shape: tuple[int, int], grid: tuple[int, int]) -> None:
+    """Dashed lines between the patches that a transformer's tokens stand for (red: seen on
+    black, white and every colour of the map)."""
+    rows, cols = shape
+    for k in range(1, grid[0]):
+        ax.axhline(k * rows / grid[0] - 0.5, color=_GRID_COLOUR, lw=1.4, ls="--")
+    for k in range(1, grid[1]):
+        ax.axvline(k * cols / grid[1] - 0.5, color=_GRID_COLOUR, lw=1.4, ls="--")
+
+
+def _global_scale(
+    maps: Maps, peaks: Mapping[str, Sequence[float]] | None
+) -> tuple[float, dict[str, list[float]]] | None:
+    """``(figure maximum, layer → factor per step)`` that turns every normalised map into the
+    raw map divided by the maximum over all layers and steps; ``None`` without peaks."""
+    if peaks is None or any(layer not in peaks for layer in maps.maps):
+        return None
+    top = max((float(p) for layer in maps.maps for p in peaks[layer]), default=0.0)
+    if not top > 0:
+        return None
+    return top, {layer: [float(p) / top for p in peaks[layer]] for layer in maps.maps}
+
+
+def _colorbar(fig: Figure, axes: list[Axes], label: str) -> None:
+    """One horizontal colour bar of :data:`SAM_CMAP` on [0, 1] above ``axes``."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    bar = fig.colorbar(
+        ScalarMappable(Normalize(0.0, 1.0), cmap=SAM_CMAP),
+        ax=axes,
+        location="top",
+        shrink=0.8,
+        aspect=35,
+        fraction=0.04,
+        pad=0.02,
+    )
+    bar.set_label(label, fontsize=SMALL)
+    bar.ax.tick_params(labelsize=TICK)
+
+
+def sam_figure(
+    canvas: Tensor,
+    maps: Maps,
+    timesteps: int,
+    title: str,
+    *,
+    peaks: Mapping[str, Sequence[float]] | None = None,
+    grids: Mapping[str, tuple[int, int]] | None = None,
+) -> Figure:
+    """One row per drawn layer: the input, then each step's map laid over the input in grey.
+
+    Args:
+        canvas: The input as a picture (:func:`snn_models.explain.input_canvas`).
+        maps: The maps, each step normalised to [0, 1] by :func:`snn_models.explain.explain_maps`.
+        timesteps: The network's steps (one column each).
+        title: A line added to the title.
+        peaks: layer → each step's maximum before that normalisation. With it every tile uses
+            one colour scale: the raw map divided by its maximum over all layers and steps.
+            Without it each step keeps its own normalisation (and the title says so).
+        grids: layer → the (rows, columns) of its token grid, drawn as lines on its tiles.
+    """
+    layers = list(maps.maps)
+    scale = _global_scale(maps, peaks)
+    aspect = _aspect(canvas)
+    colour = canvas.numpy()
+    grey = colour.mean(axis=-1) if colour.ndim == 3 else colour
+    h, w = int(canvas.shape[0]), int(canvas.shape[1])
+
+    label_w, min_cell, max_cell = 1.4, 0.6, 1.15
+    avail = WIDTH - label_w - 0.2
+    per_line = max(1, timesteps)
+    if avail / (per_line + 1) < min_cell:  # many steps: wrap them onto several lines
+        per_line = max(1, int(avail // min_cell) - 1)
+    lines = math.ceil(max(1, timesteps) / per_line)
+    cell = min(max_cell, avail / (per_line + 1))
+    tile_h = min(2.0, max(0.45, cell * h / w)) if aspect == "equal" else 0.75 * cell
+    wrapped = lines > 1
+    rows = max(1, len(layers)) * lines
+    cols = per_line + 1
+    fig = _figure(
+        min(WIDTH, label_w + cols * cell + 0.2),
+        rows * (tile_h + (0.3 if wrapped else 0.1)) + 1.6,
+    )
     axes = fig.subplots(rows, cols, squeeze=False)
-    fig.suptitle(f"spike activation maps (γ = 0.5, normalised per step)\n{title}", fontsize=9)
-    if not maps.maps:
-        _show_input(axes[0][0], canvas)
-        axes[0][0].set_title("input", fontsize=8)
+    head = "spike activation maps (Kim & Panda 2021, γ = 0.5) over the input"
+    if scale is not None:
+        how = f"one colour scale for all tiles: SAM ÷ {scale[0]:.4g}, its maximum over all layers and steps"
+    else:
+        how = "each step's map ÷ its own maximum (not comparable between tiles)"
+    fig.suptitle(f"{head}\n{how}\n{title}", fontsize=TITLE)
+    if not layers:
+        _show_input(axes[0][0], colour, aspect)
+        axes[0][0].set_title("input", fontsize=LABEL)
         for ax in axes[0][1:]:
             ax.axis("off")
-        reasons = "; ".join(f"{k}: {v}" for k, v in maps.skipped.items())
-        note = "no layer can be drawn on the input\n" + reasons
-        axes[0][1].text(0, 0.5, note, fontsize=7, wrap=True, va="center")
-    for r, (layer, m) in enumerate(maps.maps.items()):
-        _show_input(axes[r][0], canvas)
-        axes[r][0].set_ylabel(f"{layer}\n({maps.methods[layer]})", fontsize=7)
-        if r == 0:
-            axes[r][0].set_title("input", fontsize=8)
-        for t in range(timesteps):
-            ax = axes[r][t + 1]
-            _show_input(ax, canvas)
-            if t < m.shape[0]:
-                heat = m[t].numpy()
-                ax.imshow(
-                    heat,
-                    cmap="jet",
-                    alpha=np.where(heat > 0, 0.35 + 0.5 * heat, 0.0),  # zero: the input shows
-                    vmin=0.0,
-                    vmax=1.0,
-                    interpolation="nearest",
-                    aspect=_aspect(canvas),
-                )
-            if r == 0:
-                ax.set_title(f"t = {t}", fontsize=8)
-    if maps.maps:
-        from matplotlib.cm import ScalarMappable
-        from matplotlib.colors import Normalize
-
-        scale = ScalarMappable(Normalize(0.0, 1.0), cmap="jet")
-        fig.colorbar(
-            scale, ax=axes[:, 1:].ravel().tolist(), shrink=min(0.6, 2.5 / rows), label="SAM"
+        reasons = "\n".join(f"{k}: {v}" for k, v in maps.skipped.items())
+        axes[0][1].text(
+            0, 0.5, "no layer can be drawn on the input\n" + reasons, fontsize=SMALL, va="center"
         )
-    fig.savefig(path, dpi=DPI)
+        return fig
+    for li, layer in enumerate(layers):
+        m = maps.maps[layer]
+        grid = (grids or {}).get(layer)
+        for line in range(lines):
+            r = li * lines + line
+            first = axes[r][0]
+            if line == 0:
+                _show_input(first, colour, aspect)
+                if grid is not None:
+                    _token_grid(first, (h, w), grid)
+                first.set_ylabel(
+                    f"{layer}\n({maps.methods[layer]})",
+                    fontsize=SMALL,
+                    rotation=0,
+                    ha="right",
+                    va="center",
+                    labelpad=4,
+                )
+                if r == 0:
+                    first.set_title("input", fontsize=LABEL)
+            else:
+                first.axis("off")
+            for j in range(per_line):
+                t = line * per_line + j
+                ax = axes[r][j + 1]
+                if t >= timesteps:
+                    ax.axis("off")
+                    continue
+                _show_input(ax, grey, aspect)
+                if t < m.shape[0]:
+                    heat = m[t].numpy() * (scale[1][layer][t] if scale is not None else 1.0)
+                    ax.imshow(
+                        heat,
+                        cmap=SAM_CMAP,
+                        alpha=np.where(heat > 0, OVERLAY_ALPHA, 0.0),  # zero: the input shows
+                        vmin=0.0,
+                        vmax=1.0,
+                        interpolation="nearest",
+                        aspect=aspect,
+                    )
+                if grid is not None:
+                    _token_grid(ax, (h, w), grid)
+                if r == 0 or wrapped:
+                    ax.set_title(f"t = {t}", fontsize=LABEL)
+    what = "SAM ÷ figure maximum" if scale is not None else "SAM ÷ step maximum"
+    _colorbar(
+        fig,
+        list(axes.ravel()),
+        f"{what}\n(laid over the grey input at α {OVERLAY_ALPHA}; 0: transparent"
+        + ("; red dashes: token patches)" if grids else ")"),
+    )
+    return fig
 
 
-def plot_sam_time(path: Path, series: Tensor, maps: Maps, title: str) -> None:
+def sam_time_figure(
+    series: Tensor,
+    maps: Maps,
+    title: str,
+    *,
+    peaks: Mapping[str, Sequence[float]] | None = None,
+) -> Figure:
     """A temporal network: one panel per layer, the series (each channel) over a heat strip of
-    the layer's SAM along time."""
-    rows = len(maps.maps)
-    fig = _figure(8.0, 1.9 * rows + 0.8)
+    the layer's SAM along time, on one colour scale for all layers when ``peaks`` (layer → the
+    curve's maximum before normalisation) is given."""
+    layers = list(maps.maps)
+    scale = _global_scale(maps, peaks)
+    rows = len(layers)
+    fig = _figure(WIDTH, 1.45 * rows + 1.6)
     axes = fig.subplots(rows, 1, squeeze=False, sharex=True)
-    fig.suptitle(f"spike activation over time (γ = 0.5, normalised)\n{title}", fontsize=9)
+    if scale is not None:
+        how = f"one colour scale: SAM ÷ {scale[0]:.4g}, its maximum over all layers"
+    else:
+        how = "each layer's curve ÷ its own maximum"
+    fig.suptitle(
+        f"spike activation over time (γ = 0.5) under the input series\n{how}\n{title}",
+        fontsize=TITLE,
+    )
     values = series.detach().float().reshape(-1, series.shape[-1]).numpy()  # [C, L]
     lo, hi = float(values.min()), float(values.max())
     pad = 0.05 * (hi - lo or 1.0)
     for r, (layer, curve) in enumerate(maps.maps.items()):
         ax = axes[r][0]
+        heat = curve.numpy()[None, :] * (scale[1][layer][0] if scale is not None else 1.0)
         ax.imshow(
-            curve.numpy()[None, :],
-            cmap="jet",
-            alpha=0.45,
+            heat,
+            cmap=SAM_CMAP,
+            alpha=OVERLAY_ALPHA,
             vmin=0.0,
             vmax=1.0,
             aspect="auto",
@@ -133,43 +302,45 @@ def plot_sam_time(path: Path, series: Tensor, maps: Maps, title: str) -> None:
         )
         for c, channel in enumerate(values):
             ax.plot(channel, color="black", lw=0.9, alpha=1.0 if c == 0 else 0.6)
-        ax.set_ylabel(f"{layer}\n(time)", fontsize=7)
-        ax.tick_params(labelsize=7)
-    axes[-1][0].set_xlabel("sample of the series", fontsize=8)
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
-
-    fig.colorbar(
-        ScalarMappable(Normalize(0.0, 1.0), cmap="jet"), ax=axes.ravel().tolist(), label="SAM"
-    )
-    fig.savefig(path, dpi=DPI)
+        ax.set_title(f"{layer} ({maps.methods[layer]})", fontsize=LABEL, loc="left")
+        ax.set_ylabel("input value (a.u.)", fontsize=LABEL)
+        _ticks(ax)
+    axes[-1][0].set_xlabel("sample of the series (index)", fontsize=LABEL)
+    what = "SAM ÷ figure maximum" if scale is not None else "SAM ÷ layer maximum"
+    _colorbar(fig, list(axes.ravel()), f"{what} (α {OVERLAY_ALPHA} under the series)")
+    return fig
 
 
-def plot_membrane(
-    path: Path, act: Activity, picks: Mapping[str, Sequence[int]], title: str
-) -> None:
-    """One panel per spiking layer: the traced neurons' membranes, threshold, spikes."""
+def membrane_figure(act: Activity, picks: Mapping[str, Sequence[int]], title: str) -> Figure:
+    """One panel per spiking layer: the traced neurons' membranes, threshold, spikes; the
+    legend sits right of each panel, off the lines."""
+    from matplotlib.lines import Line2D
+
     layers = list(picks)
-    cols = min(3, len(layers))
+    cols = 1 if len(layers) == 1 else 2
     rows = math.ceil(len(layers) / cols)
-    fig = _figure(4.2 * cols, 2.8 * rows + 0.6)
+    fig = _figure(WIDTH, 2.0 * rows + 1.0)
     axes = fig.subplots(rows, cols, squeeze=False)
-    what = "pre-reset membrane" if all(act.pre_reset.values()) else "membrane"
-    fig.suptitle(f"{what} of the most active neurons per layer\n{title}", fontsize=9)
+    pre = all(act.pre_reset.values())
+    what = "pre-reset membrane potential" if pre else "membrane potential (post-reset where marked)"
+    fig.suptitle(
+        f"{what} v of the most active neurons per layer\n"
+        f"v in the model's units (a.u.); dashed: firing threshold θ; ▲: a spike\n{title}",
+        fontsize=TITLE,
+    )
     for ax in axes.ravel()[len(layers) :]:
         ax.axis("off")
     for ax, layer in zip(axes.ravel(), layers, strict=False):
         v = act.membrane[layer][:, 0].flatten(1)
         s = act.spikes[layer][:, 0].flatten(1)
         steps = list(range(v.shape[0]))
-        for i in picks[layer]:
-            n_spikes = int(s[:, i].sum())
+        few = len(steps) <= 40
+        handles, names = [], []
+        for k, i in enumerate(picks[layer]):
+            colour = _TRACE_COLOURS[k % len(_TRACE_COLOURS)]
+            style = ("-", "--", ":", "-.")[(k // len(_TRACE_COLOURS)) % 4]
             (line,) = ax.plot(
-                steps,
-                v[:, i].numpy(),
-                marker="." if len(steps) <= 40 else None,
-                lw=1.2,
-                label=f"#{i} ({n_spikes} spikes)",
+                steps, v[:, i].numpy(), color=colour, ls=style, marker="." if few else None, lw=1.3
             )
             fired = [t for t in steps if s[t, i] > 0]
             if fired:
@@ -177,18 +348,157 @@ def plot_membrane(
                     fired,
                     v[fired, i].numpy(),
                     marker="^",
-                    s=40 if len(steps) <= 40 else 12,
-                    color=line.get_color(),
+                    s=36 if few else 12,
+                    color=colour,
                     edgecolors="black",
+                    linewidths=0.6,
                     zorder=3,
                 )
-        ax.axhline(act.thresholds[layer], color="red", ls="--", lw=1, label="threshold")
-        ax.set_title(f"{layer} ({act.kinds[layer]})", fontsize=8)
-        ax.set_xlabel("timestep", fontsize=7)
+            handles.append(line)
+            names.append(f"#{i}: {len(fired)} spike{'' if len(fired) == 1 else 's'}")
+        theta = act.thresholds[layer]
+        ax.axhline(theta, color="#d62728", ls="--", lw=1.2)
+        handles.append(Line2D([], [], color="#d62728", ls="--", lw=1.2))
+        names.append(f"θ = {theta:.3g}")
+        suffix = "" if act.pre_reset.get(layer, True) else ", post-reset"
+        ax.set_title(f"{layer} ({act.kinds[layer]}{suffix})", fontsize=LABEL)
+        ax.set_xlabel("timestep t (step)", fontsize=LABEL)
+        ax.set_ylabel("v (a.u.)", fontsize=LABEL)
         _step_ticks(ax, len(steps))
-        ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6, loc="best")
-    fig.savefig(path, dpi=DPI)
+        _ticks(ax)
+        ax.grid(True, alpha=0.25)
+        ax.legend(
+            handles,
+            names,
+            fontsize=SMALL,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            borderaxespad=0.0,
+            frameon=False,
+            handlelength=1.6,
+        )
+    return fig
+
+
+def rates_figure(
+    rates: Mapping[str, float],
+    steps: Mapping[str, Sequence[float]],
+    kinds: Mapping[str, str],
+    title: str,
+) -> Figure:
+    """Top: mean rate per layer (bars; silent grey, runaway red, else blue); below: one small
+    panel per layer with its rate at each step (the same colour), on shared axes."""
+    from matplotlib.patches import Patch
+
+    layers = list(rates)
+    n = max(1, len(layers))
+    cols = min(3, n)
+    rows = math.ceil(n / cols)
+    bars_h = max(1.6, 0.24 * n + 1.0)
+    steps_h = 1.25 * rows + 0.7
+    fig = _figure(WIDTH, bars_h + steps_h + 0.7)
+    fig.suptitle(f"firing rates\n{title}", fontsize=TITLE)
+    top, bottom = fig.subfigures(2, 1, height_ratios=[bars_h, steps_h])  # type: ignore[misc]
+
+    def status(r: float) -> str:
+        return "tab:gray" if r < SILENT else "tab:red" if r > RUNAWAY else "tab:blue"
+
+    left = top.subplots()
+    ys = list(range(len(layers)))
+    left.barh(ys, list(rates.values()), color=[status(r) for r in rates.values()])
+    for y, r in zip(ys, rates.values(), strict=True):
+        left.text(
+            r + 0.01,
+            y,
+            f"{r:.3f}",
+            va="center",
+            fontsize=SMALL,
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5},
+            zorder=4,
+        )
+    left.set_yticks(ys, [f"{k} ({kinds[k]})" for k in layers])
+    left.invert_yaxis()
+    for x, name in ((SILENT, "silent"), (RUNAWAY, "runaway")):
+        left.axvline(x, color="black", ls=":", lw=1)
+        left.text(x, 1.01, name, transform=left.get_xaxis_transform(), fontsize=SMALL, ha="center")
+    left.set_xlim(0, 1)
+    left.set_xlabel("mean firing rate (spikes per neuron per step)", fontsize=LABEL)
+    left.set_title("mean over all steps, per layer", fontsize=LABEL, pad=14)
+    _ticks(left)
+    left.legend(
+        [Patch(color=c) for c in ("tab:blue", "tab:gray", "tab:red")],
+        ["active", f"silent (< {SILENT})", f"runaway (> {RUNAWAY})"],
+        fontsize=SMALL,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0.0,
+        frameon=False,
+        title="bar colour",
+        title_fontsize=SMALL,
+    )
+
+    panels = bottom.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
+    bottom.suptitle("rate at each step, one panel per layer", fontsize=LABEL)
+    n_steps = max((len(v) for v in steps.values()), default=1)
+    for ax in panels.ravel()[len(layers) :]:
+        ax.axis("off")
+    for k, (ax, layer) in enumerate(zip(panels.ravel(), layers, strict=False)):
+        values = list(steps[layer])
+        ax.axhspan(0, SILENT, color="tab:gray", alpha=0.15, lw=0)
+        ax.axhspan(RUNAWAY, 1.02, color="tab:red", alpha=0.12, lw=0)
+        ax.plot(
+            range(len(values)),
+            values,
+            color=status(rates[layer]),
+            marker="o" if len(values) <= 40 else None,
+            markersize=3.5,
+            lw=1.3,
+        )
+        ax.set_title(layer, fontsize=SMALL, pad=2)
+        ax.set_ylim(0, 1.02)
+        ax.set_yticks([0, 0.5, 1])
+        ax.grid(True, alpha=0.25)
+        _step_ticks(ax, n_steps)
+        _ticks(ax)
+        if k % cols == 0:
+            ax.set_ylabel("rate (spikes/\nneuron/step)", fontsize=SMALL)
+        if k >= len(layers) - cols:  # the lowest panel of its column
+            ax.set_xlabel("timestep t (step)", fontsize=SMALL)
+            ax.tick_params(labelbottom=True)
+    return fig
+
+
+def plot_sam(
+    path: Path,
+    canvas: Tensor,
+    maps: Maps,
+    timesteps: int,
+    title: str,
+    *,
+    peaks: Mapping[str, Sequence[float]] | None = None,
+    grids: Mapping[str, tuple[int, int]] | None = None,
+) -> None:
+    """Save :func:`sam_figure` as ``path``."""
+    save(sam_figure(canvas, maps, timesteps, title, peaks=peaks, grids=grids), path)
+
+
+def plot_sam_time(
+    path: Path,
+    series: Tensor,
+    maps: Maps,
+    title: str,
+    *,
+    peaks: Mapping[str, Sequence[float]] | None = None,
+) -> None:
+    """Save :func:`sam_time_figure` as ``path``."""
+    save(sam_time_figure(series, maps, title, peaks=peaks), path)
+
+
+def plot_membrane(
+    path: Path, act: Activity, picks: Mapping[str, Sequence[int]], title: str
+) -> None:
+    """Save :func:`membrane_figure` as ``path``."""
+    save(membrane_figure(act, picks, title), path)
 
 
 def plot_rates(
@@ -198,33 +508,5 @@ def plot_rates(
     kinds: Mapping[str, str],
     title: str,
 ) -> None:
-    """Left: mean rate per layer (bars; silent grey, runaway red); right: rate per step."""
-    layers = list(rates)
-    fig = _figure(11.0, max(3.2, 0.28 * len(layers) + 1.6))
-    left, right = fig.subplots(1, 2, width_ratios=[1.1, 1.0])
-    fig.suptitle(f"firing rates\n{title}", fontsize=9)
-    colours = [
-        "tab:gray" if r < SILENT else "tab:red" if r > RUNAWAY else "tab:blue"
-        for r in rates.values()
-    ]
-    ys = list(range(len(layers)))
-    left.barh(ys, list(rates.values()), color=colours)
-    for y, r in zip(ys, rates.values(), strict=True):
-        left.text(r + 0.01, y, f"{r:.3f}", va="center", fontsize=7)
-    left.set_yticks(ys, [f"{k} ({kinds[k]})" for k in layers], fontsize=7)
-    left.invert_yaxis()
-    for x, name in ((SILENT, "silent"), (RUNAWAY, "runaway")):
-        left.axvline(x, color="black", ls=":", lw=1)
-        left.text(x, -0.6, name, fontsize=7, ha="center")
-    left.set_xlim(0, 1)
-    left.set_xlabel("mean firing rate (spikes per neuron per step)", fontsize=8)
-    for layer in layers:
-        n = len(steps[layer])
-        right.plot(range(n), steps[layer], marker="o" if n <= 40 else None, lw=1.2, label=layer)
-    _step_ticks(right, max((len(v) for v in steps.values()), default=1))
-    right.set_xlabel("timestep", fontsize=8)
-    right.set_ylabel("firing rate", fontsize=8)
-    right.set_ylim(0, 1.02)
-    if len(layers) <= 12:
-        right.legend(fontsize=6, loc="best")
-    fig.savefig(path, dpi=DPI)
+    """Save :func:`rates_figure` as ``path``."""
+    save(rates_figure(rates, steps, kinds, title), path)

@@ -8,13 +8,17 @@ import json
 from pathlib import Path
 
 import matplotlib.image as mpimg
+import numpy as np
 import pytest
 import torch
 from evolve_cli import tiny_search
+from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from evolve.cli import explain as explain_cmd
 from evolve.data.datasets import load_digits
 from evolve.errors import UserError
+from evolve.report import figures_explain
 from evolve.report.explain import explain_trial, render
 from evolve.store import checkpoints
 from snn_models import build
@@ -154,3 +158,93 @@ def test_cnn_and_transformer_pictures(spec: dict, method: str, tmp_path: Path) -
     assert {d["method"] for d in info["sam"]["drawn"]} == {method}
     for name in info["files"].values():
         assert_drawn(tmp_path / name)
+
+
+def smallest_text_px(fig: Figure, dpi: float) -> float:
+    """The smallest visible text of ``fig`` (tick labels, legends, colour bars included) in
+    pixels at ``dpi``: its size in pt × dpi / 72."""
+    fig.canvas.draw()
+    sizes = [
+        t.get_fontsize()
+        for t in fig.findobj(Text)
+        if isinstance(t, Text) and t.get_visible() and t.get_text().strip()
+    ]
+    assert sizes, "a figure without text"
+    return min(float(s) for s in sizes) * dpi / 72
+
+
+TEMPORAL = {"kind": "temporal", "patch": 4, "timesteps": 2, "layers": [{"width": 8}] * 2}
+FIGURE_CASES = {
+    "mlp": ({"kind": "mlp", "timesteps": 3, "layers": [{"width": 16}] * 2}, (1, 8, 8)),
+    "cnn": ({"kind": "cnn", "timesteps": 3, "layers": [{"width": 4, "pool": True}] * 2}, (1, 8, 8)),
+    "transformer": (VIT, (1, 8, 8)),
+    "temporal": (TEMPORAL, (1, 40)),
+}
+
+
+@pytest.mark.parametrize("case", list(FIGURE_CASES))
+def test_the_figures_are_readable_at_one_to_one(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every text ≥ 9 px at the saved dpi; no figure wider than the report's column; the maps on
+    one perceptually uniform scale over the grey input; units on the membrane axes and legends
+    off the plot; one small panel per layer for the rates per step."""
+    spec, shape = FIGURE_CASES[case]
+    drawn: dict[str, Figure] = {}
+    keep = figures_explain.save
+
+    def save(fig: Figure, path: Path) -> None:
+        drawn[path.name] = fig
+        keep(fig, path)
+
+    monkeypatch.setattr(figures_explain, "save", save)
+    torch.manual_seed(0)
+    model = build(spec, shape, 10)
+    if case == "temporal":
+        x = (torch.sin(torch.linspace(0, 12, shape[-1])) * 3).reshape(1, *shape)
+    else:
+        x = load_digits(0).test.x[:1] * 4
+    info = render(model, x, shape, tmp_path, neurons=3, label=1)
+    assert set(drawn) == set(info["files"].values()) == {"sam.png", "membrane.png", "rates.png"}
+    for name, fig in drawn.items():
+        px = smallest_text_px(fig, figures_explain.DPI)
+        assert px >= figures_explain.MIN_PX >= 9, (name, px)
+        assert fig.get_figwidth() <= figures_explain.WIDTH + 1e-9, name
+        assert_drawn(tmp_path / name)
+
+    sam = drawn["sam.png"]
+    assert "one colour scale" in sam.get_suptitle()
+    bars = [ax for ax in sam.axes if getattr(ax, "_colorbar", None) is not None]
+    assert len(bars) == 1 and bars[0]._colorbar.cmap.name == figures_explain.SAM_CMAP
+    overlays = [im for ax in sam.axes if ax not in bars for im in ax.get_images()]
+    heats = [im for im in overlays if im.get_cmap().name == figures_explain.SAM_CMAP]
+    assert heats and all(im.get_clim() == (0.0, 1.0) for im in heats)
+    peaks = [float(np.asarray(im.get_array()).max()) for im in heats]
+    assert max(peaks) == pytest.approx(1.0)  # one scale: only the figure's maximum reaches 1
+    if case != "temporal":
+        tiles = [ax for ax in sam.axes if ax.get_title().startswith("t = ")]
+        for ax in tiles:  # every step's map lies over the input in grey
+            images = ax.get_images()
+            assert images[0].get_cmap().name == "gray", ax.get_title()
+        assert len(heats) == sum(len(ax.get_images()) - 1 for ax in sam.axes if ax not in bars)
+        assert min(peaks) < 1.0 - 1e-6  # not normalised per step
+    if case == "transformer":  # the token grid (2x2 patches of 4x4) is drawn on every tile
+        tiles = [ax for ax in sam.axes if ax.get_title().startswith("t = ")]
+        assert tiles and all(len(ax.get_lines()) == 2 for ax in tiles)
+
+    membrane = drawn["membrane.png"]
+    panels = [ax for ax in membrane.axes if ax.get_visible() and ax.axison]
+    assert len(panels) == len(info["firing_rates"])
+    renderer = membrane.canvas.get_renderer()
+    for ax in panels:
+        assert "(a.u.)" in ax.get_ylabel() and "step" in ax.get_xlabel()
+        legend = ax.get_legend()
+        assert legend is not None
+        assert legend.get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
+        assert any(t.get_text().startswith("θ = ") for t in legend.get_texts())
+
+    rates = drawn["rates.png"]
+    small = [ax for sub in rates.subfigs for ax in sub.axes if ax.axison]
+    assert len(small) == 1 + len(info["firing_rates"])  # the bars + one panel per layer
+    assert all(len(ax.get_lines()) == 1 for ax in small[1:])
+    assert "spikes per neuron per step" in small[0].get_xlabel()

@@ -17,9 +17,12 @@ import optuna
 import pytest
 import yaml
 from evolve_cli import tiny_search
+from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from evolve.cli import report as report_cmd
 from evolve.errors import UserError
+from evolve.report import figures
 
 CHROMIUM = "/usr/bin/chromium"
 # MLPs only, every candidate distilled from a small cached MLP teacher (the plot's star)
@@ -207,6 +210,13 @@ def test_report_renders_offline_in_a_real_browser(
                 "#best .card .figs img", "is => is.map(i => i.complete && i.naturalWidth)"
             )
             assert len(widths) == 3 * len(cards) and all(w > 100 for w in widths), widths
+            # every figure shows at 1:1 (not scaled down), so its ≥ 9 px text stays ≥ 9 px
+            shown = pg.eval_on_selector_all(
+                "#front-plot, #hypervolume-plot, #best .card .figs img",
+                "is => is.map(i => [i.naturalWidth, i.getBoundingClientRect().width])",
+            )
+            assert len(shown) == 2 + len(widths)
+            assert all(rect >= natural for natural, rect in shown), shown
             text = pg.inner_text("body")
             full = pg.screenshot(full_page=True)
         finally:
@@ -217,6 +227,40 @@ def test_report_renders_offline_in_a_real_browser(
     assert "best accuracy" in text.lower() and "hypervolume" in text
     assert "Spike Activation Map" in text and "figures unavailable" not in text
     assert distinct_colours(full) > 100
+
+
+def smallest_text_px(fig: Figure, dpi: float) -> float:
+    """The smallest visible text of ``fig`` (tick labels and legend included) in pixels."""
+    fig.canvas.draw()
+    sizes = [
+        float(t.get_fontsize())
+        for t in fig.findobj(Text)
+        if isinstance(t, Text) and t.get_visible() and t.get_text().strip()
+    ]
+    return min(sizes) * dpi / 72
+
+
+def test_the_front_and_hypervolume_plots_have_units_and_readable_text() -> None:
+    points = [(0, 0.3, 0.0095), (1, 0.86, 0.021), (2, 0.1, 0.0036), (3, 0.86, 0.038)]
+    front = figures.front_plot(
+        points,
+        points,
+        ("accuracy", "energy_uj"),
+        (0.0, 0.12),
+        [("digits-mlp-w256-s0", 0.98, 0.39)],
+    )
+    history = [{"trial": n, "hypervolume": 0.03 + 0.01 * n} for n, *_ in points]
+    hv = figures.hypervolume_plot(history, "accuracy 0, energy_uj 0.12")
+    for fig in (front, hv):
+        assert smallest_text_px(fig, figures.DPI) >= 9
+        (ax,) = fig.axes
+        assert "(" in ax.get_xlabel() and "(" in ax.get_ylabel()  # a unit on each axis
+    assert front.axes[0].get_xlabel() == "energy per inference (µJ)"
+    assert "fraction" in front.axes[0].get_ylabel()
+    assert "accuracy × µJ" in hv.axes[0].get_ylabel()
+    legend = front.axes[0].get_legend()
+    renderer = front.canvas.get_renderer()
+    assert legend.get_window_extent(renderer).x0 >= front.axes[0].get_window_extent(renderer).x1
 
 
 def test_a_study_with_no_finished_trial_says_there_is_no_front(
