@@ -1024,6 +1024,14 @@ ROWS = [
         damage=ckpt("soft_reset"),
     ),
     row(
+        "export-nir-in-list-not-expressible",
+        "export {run} --trial 0 --format torchscript,nir --out {tmp}/x",
+        "NIR cannot express",
+        "--constraint nir",
+        "--format torchscript",
+        damage=ckpt("soft_reset"),
+    ),
+    row(
         "export-ckpt-random",
         "export {run} --trial 0",
         "not a readable checkpoint",

@@ -160,14 +160,16 @@ class Run:
     def export(
         self,
         trial: int | TrialRecord | str = "best",
-        formats: Sequence[str] = ("torchscript", "onnx", "nir"),
+        formats: str | Sequence[str] = "all",
         out: str | Path | None = None,
         *,
         pick: str = "accuracy",
         max_energy: float | None = None,
     ) -> Any:
         """Export a trial's model (checked against the in-memory model) with a model card;
-        see :func:`evolve.export_trial`. Returns its result (``.out`` is the folder)."""
+        see :func:`evolve.export_trial`. ``"all"`` exports every format that can express the
+        model and lists the others in ``.skipped``; formats named explicitly must all work.
+        Returns its result (``.out`` is the folder)."""
         from evolve.export.trial import export_trial
 
         number = trial if isinstance(trial, int | str) else trial.number
@@ -175,7 +177,7 @@ class Run:
             return export_trial(
                 self.path,
                 number,
-                formats=tuple(formats),
+                formats=formats if isinstance(formats, str) else tuple(formats),
                 out=Path(out) if out is not None else None,
                 pick=pick,
                 max_energy=max_energy,

@@ -21,6 +21,7 @@ _FLAGS = (
         "restrict the search space to NIR-expressible candidates (constraint 'nir')",
         "search with --constraint nir to get candidates that export",
     ),
+    ("or export formats ", "or pass --format "),
 )
 
 
@@ -34,7 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "Export a trial's trained model from a search run. --trial best picks among the "
             "Pareto-front trials by --pick (accuracy, energy, or knee: the front point farthest "
             "from the line through its two extremes), within --max-energy if given. Each "
-            "format is reloaded and checked against the in-memory model on the test split."
+            "format is reloaded and checked against the in-memory model on the test split. "
+            "--format all (the default) skips, and names, a format that cannot express the "
+            "model (NIR and a transformer); one named explicitly is refused."
         ),
         epilog=(
             "examples:\n"
@@ -53,7 +56,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--format",
         default="all",
-        help=f"{', '.join(FORMATS)} or all (default); comma-separated for several",
+        help=f"{', '.join(FORMATS)} or all (default: those that can express the model); "
+        "comma-separated for several",
     )
     p.add_argument("--out", type=Path, help="output folder (default runs/<study>/exports/trial_N)")
     p.set_defaults(func=run)
@@ -72,12 +76,12 @@ def run(a: argparse.Namespace) -> int:
     from evolve.export.trial import export_trial
 
     try:
-        formats = parse_formats(a.format)
+        parse_formats(a.format)  # a bad --format is named before a missing run folder
         run_dir = run_dir_of(a, "export")
         result = export_trial(
             run_dir,
             a.trial,
-            formats=formats,
+            formats=a.format,
             out=a.out,
             pick=a.pick,
             max_energy=a.max_energy,
@@ -97,6 +101,8 @@ def run(a: argparse.Namespace) -> int:
     for name, check in result.checks.items():
         what = EXPORTERS[name].describe(check)
         print(f"  {name:<12} {check['file']}  ({what} on {check['checked_samples']} test samples)")
+    for name, why in result.skipped.items():
+        print(f"  {name:<12} skipped: {_in_flags(UserError(why))}")
     return 0
 
 

@@ -3,8 +3,12 @@
 Every exporter is a function ``(model, x, path, info) -> check`` that writes ``path``, reloads
 it, compares it with ``model`` on the samples ``x`` (the test split) and returns what it checked
 (the model card's ``formats.<name>``), or raises :class:`~evolve.errors.UserError` when the file
-does not reproduce the model. :data:`EXPORTERS` names them; a new format is one function and
-one line there.
+does not reproduce the model. A format that cannot express every model also declares a cheap
+``supports(model, input_shape) -> reason | None``, asked before any file is written.
+:data:`EXPORTERS` names them; a new format is one function and one line there.
+
+Warnings the user cannot act on (the tracer's, torch.onnx's, its "torchvision is not installed"
+log lines) are silenced around the trace and export calls only, by category or logger.
 
 * TorchScript (traced, fixed T): bit-identical logits on CPU after reloading.
 * ONNX (dynamic batch, run by onnxruntime): logits within :data:`ONNX_TOLERANCE`, identical
@@ -15,14 +19,17 @@ one line there.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
 import platform
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from evolve.errors import UserError
+from evolve.errors import UserError, one_line
 
 if TYPE_CHECKING:
     import torch
@@ -37,8 +44,10 @@ __all__ = [
     "export_onnx",
     "export_torchscript",
     "import_extra",
+    "nir_supports",
     "parse_formats",
     "versions",
+    "wants_all",
 ]
 
 #: Largest |logit difference| an ONNX export may show against the model.
@@ -47,6 +56,32 @@ ONNX_TOLERANCE = 1e-5
 #: ``(model, x, path, info) -> check``: write ``path``, reload it, compare it with ``model`` on
 #: ``x``; ``info`` holds the data set's ``dataset``, ``input_scale`` and ``n_classes``.
 ExportFn = Callable[["torch.nn.Module", "torch.Tensor", Path, Mapping[str, Any]], dict[str, Any]]
+#: ``(model, input_shape) -> reason``: why the format cannot express ``model`` (one line naming
+#: the part and the fix), or ``None`` when it can. Cheap; writes nothing.
+SupportsFn = Callable[["torch.nn.Module", tuple[int, ...]], "str | None"]
+
+#: torch.onnx logs this once per process for torchvision's operators; an export needs none.
+_TORCHVISION_LOGGER = "torch.onnx._internal.exporter._registration"
+
+
+class _NoTorchvisionNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("torchvision is not installed")
+
+
+@contextlib.contextmanager
+def _quiet_onnx_export() -> Iterator[None]:
+    """Around torch.onnx.export: drop its UserWarning/FutureWarning notes on torch internals and
+    its "torchvision is not installed" log lines, and nothing else; restored afterwards."""
+    logger, notice = logging.getLogger(_TORCHVISION_LOGGER), _NoTorchvisionNotice()
+    logger.addFilter(notice)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # buffers it sees as constants
+            warnings.simplefilter("ignore", FutureWarning)  # torch's own deprecated calls
+            yield
+    finally:
+        logger.removeFilter(notice)
 
 
 def import_extra(module: str, what: str) -> Any:
@@ -116,7 +151,9 @@ def export_torchscript(
 
     from snn_models.functional import step_loop
 
-    with torch.no_grad(), step_loop(model):
+    with torch.no_grad(), step_loop(model), warnings.catch_warnings():
+        # shapes fixed at trace time are the point (fixed T); the reload check below is the proof
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         traced = torch.jit.trace(model, x[:2], check_trace=False)
     with torch.no_grad():
         traced.save(str(path))
@@ -137,16 +174,13 @@ def export_onnx(
         UserError: onnxruntime's logits differ by more than :data:`ONNX_TOLERANCE` or its
             predictions differ; the ``export`` extra is missing.
     """
-    import warnings
-
     import torch
 
     ort = import_extra("onnxruntime", "ONNX export")
     from snn_models.functional import step_loop
 
     batch = torch.export.Dim("batch", min=1)
-    with torch.no_grad(), warnings.catch_warnings(), step_loop(model):
-        warnings.simplefilter("ignore")
+    with torch.no_grad(), _quiet_onnx_export(), step_loop(model):
         program = torch.onnx.export(
             model,
             (x[:2],),
@@ -229,28 +263,62 @@ def export_nir(
     }
 
 
+def nir_supports(model: torch.nn.Module, input_shape: tuple[int, ...]) -> str | None:
+    """Why NIR cannot express ``model`` (the first part it refuses, and the fix), or None.
+
+    Builds the graph in memory (no file): the same check :func:`export_nir` starts with.
+
+    Raises:
+        UserError: The ``export`` extra is missing.
+    """
+    import_extra("nir", "NIR export")
+    from snn_models.nir_io import NIRUnsupported, to_nir
+
+    try:
+        to_nir(model, tuple(input_shape))
+    except NIRUnsupported as e:
+        return one_line(e)
+    return None
+
+
 # ----------------------------------------------------------------------------- the registry
 class Exporter(NamedTuple):
-    """One format: its exporter, the file it writes, and what its check shows, in a few words
-    (a :meth:`str.format` template over the check's keys)."""
+    """One format: its exporter, the file it writes, what its check shows in a few words (a
+    :meth:`str.format` template over the check's keys), and, for a format that cannot express
+    every model, ``supports``: the reason it cannot express a given one (see :data:`SupportsFn`).
+    """
 
     fn: ExportFn
     file: str
     summary: str = "checked"
+    supports: SupportsFn | None = None
 
     def describe(self, check: Mapping[str, Any]) -> str:
         """The few words on what ``check`` (this exporter's return value) found."""
         return self.summary.format_map(check)
+
+    def refusal(self, model: torch.nn.Module, input_shape: Sequence[int]) -> str | None:
+        """Why this format cannot express ``model`` (one line), or None when it can."""
+        if self.supports is None:
+            return None
+        return self.supports(model, tuple(int(d) for d in input_shape))
 
 
 #: Format name → exporter, in the order ``all`` exports them.
 EXPORTERS: dict[str, Exporter] = {
     "torchscript": Exporter(export_torchscript, "model.torchscript", "bit-identical logits"),
     "onnx": Exporter(export_onnx, "model.onnx", "max |Δ| {max_abs_logit_diff:.2g}"),
-    "nir": Exporter(export_nir, "model.nir", "identical spikes at every layer, read back"),
+    "nir": Exporter(
+        export_nir, "model.nir", "identical spikes at every layer, read back", nir_supports
+    ),
 }
 #: The format names, in export order.
 FORMATS: tuple[str, ...] = tuple(EXPORTERS)
+
+
+def _names(formats: str | Iterable[str]) -> list[str]:
+    parts = formats.split(",") if isinstance(formats, str) else [str(f) for f in formats]
+    return [n.strip() for n in parts if n.strip()]
 
 
 def parse_formats(formats: str | Iterable[str]) -> list[str]:
@@ -265,8 +333,7 @@ def parse_formats(formats: str | Iterable[str]) -> list[str]:
     Raises:
         UserError: ``formats: unknown ...`` for a name not in :data:`EXPORTERS`, or none given.
     """
-    parts = formats.split(",") if isinstance(formats, str) else [str(f) for f in formats]
-    names = [n.strip() for n in parts if n.strip()]
+    names = _names(formats)
     if names == ["all"]:
         return list(FORMATS)
     bad = [n for n in names if n not in EXPORTERS]
@@ -275,3 +342,9 @@ def parse_formats(formats: str | Iterable[str]) -> list[str]:
             f"formats: unknown {', '.join(bad) or 'empty'}; choose {', '.join(FORMATS)} or all"
         )
     return names
+
+
+def wants_all(formats: str | Iterable[str]) -> bool:
+    """Whether ``formats`` is ``"all"``: every format that can express the model, the others
+    skipped (a format named explicitly that cannot is an error)."""
+    return _names(formats) == ["all"]

@@ -15,7 +15,11 @@ Output folder::
     model.nir          NIR graph (MLPs of IF/LIF with hard reset; see snn_models.nir_io)
     model_card.json    architecture, data and preprocessing, metrics with their split, energy
                        per inference and its model, firing rates, library versions, checks, the
-                       command
+                       formats skipped and why (``skipped_formats``), the command
+
+With ``formats="all"`` a format that cannot express the model (NIR and a transformer) is
+skipped and the reason recorded; a format named explicitly that cannot is refused before any
+work, and nothing is written.
 """
 
 from __future__ import annotations
@@ -28,11 +32,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evolve.errors import RunError, UserError, translated
-from evolve.export.exporters import EXPORTERS, data_section, parse_formats, versions
+from evolve.errors import ModelSpecError, RunError, UserError, translated
+from evolve.export.exporters import (
+    EXPORTERS,
+    data_section,
+    parse_formats,
+    versions,
+    wants_all,
+)
 from evolve.store.runfolder import new_folder
 
 if TYPE_CHECKING:
+    import torch
+
     from agents import RunStore
 
 __all__ = ["CARD", "ENERGY_MODEL", "ExportResult", "export_trial"]
@@ -59,6 +71,8 @@ class ExportResult:
         energy: The trial's energy per inference in µJ as recorded (``None`` if not recorded).
         checks: Format name → what its check found (the card's ``formats``).
         card: The model card written to ``model_card.json``.
+        skipped: Format name → why it cannot express the model, for the formats ``"all"``
+            left out (the card's ``skipped_formats``).
     """
 
     out: Path
@@ -69,6 +83,7 @@ class ExportResult:
     energy: float | None
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)
     card: dict[str, Any] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 def _number(
@@ -96,16 +111,37 @@ def _number(
     return pick_trial(front, pick, max_energy)
 
 
+def _expressible(
+    names: list[str], everything: bool, model: torch.nn.Module, input_shape: tuple[int, ...]
+) -> tuple[list[str], dict[str, str]]:
+    """The formats of ``names`` to export and those skipped (name → why). With ``everything``
+    (``"all"``) a format that cannot express ``model`` is skipped; otherwise it is refused."""
+    reasons = {n: EXPORTERS[n].refusal(model, input_shape) for n in names}
+    skipped = {n: r for n, r in reasons.items() if r is not None}
+    kept = [n for n in names if n not in skipped]
+    if skipped and (not everything or not kept):
+        why = next(iter(skipped.values()))
+        others = [  # formats known to express it: asked and fit, or fit every model
+            n
+            for n in EXPORTERS
+            if reasons.get(n, "") is None or (n not in reasons and EXPORTERS[n].supports is None)
+        ]
+        instead = f", or export formats {','.join(others)} instead" if others else ""
+        raise ModelSpecError(f"{why}{instead}")
+    return kept, skipped
+
+
 def _command(
     run_dir: Path,
     trial: int | str,
-    formats: list[str],
+    formats: str | list[str],
     out: Path | None,
     pick: str,
     max_energy: float | None,
 ) -> str:
     """The call that made an export, for the card when the caller names none."""
-    args = [repr(str(run_dir)), repr(trial), f"formats={tuple(formats)!r}"]
+    asked = formats if isinstance(formats, str) else tuple(formats)
+    args = [repr(str(run_dir)), repr(trial), f"formats={asked!r}"]
     if out is not None:
         args.append(f"out={str(out)!r}")
     if trial == "best":
@@ -119,7 +155,7 @@ def export_trial(
     run: str | Path,
     trial: int | str = "best",
     *,
-    formats: str | Iterable[str] = ("torchscript", "onnx", "nir"),
+    formats: str | Iterable[str] = "all",
     out: str | Path | None = None,
     pick: str = "accuracy",
     max_energy: float | None = None,
@@ -130,14 +166,16 @@ def export_trial(
 
     Each format is reloaded and checked against the in-memory model on the test split (see
     :data:`evolve.export.exporters.EXPORTERS`); a format that does not reproduce the model is an
-    error, and nothing is written. The folder holds ``model.pt`` (the checkpoint), one file per
+    error, and nothing is written. With ``"all"``, a format that cannot express the model (NIR
+    and a transformer) is skipped and the reason recorded (``skipped``); a format named
+    explicitly that cannot is refused before any work. The folder holds ``model.pt`` (the checkpoint), one file per
     format and ``model_card.json``.
 
     Args:
         run: The run folder (``runs/<study>``) of a search.
         trial: A trial number, or ``"best"``: the front trial chosen by ``pick``.
         formats: Format names (``torchscript``, ``onnx``, ``nir``), a comma-separated string of
-            them, or ``"all"``.
+            them, or ``"all"`` (the default: every format that can express the model).
         out: The folder to create (default ``<run>/exports/trial_<N>``); it must not exist.
         pick: With ``trial="best"``: ``accuracy`` (the most accurate), ``energy`` (the
             cheapest) or ``knee`` (see :func:`agents.pareto.knee`).
@@ -151,8 +189,8 @@ def export_trial(
     Raises:
         UserError: An unknown format or pick; not a search run folder; no such trial, or no
             front trial within ``max_energy``; a trial without saved weights or a damaged
-            checkpoint; ``out`` exists; a format that NIR cannot express or that does not
-            reproduce the model.
+            checkpoint; ``out`` exists; a format named explicitly that cannot express the model
+            (before any work), or a format whose file does not reproduce the model.
 
     Example:
         >>> result = export_trial("runs/mine", pick="knee", formats="onnx")  # doctest: +SKIP
@@ -165,7 +203,8 @@ def export_trial(
     from evolve.training.trainer import evaluate
 
     with translated():
-        names = parse_formats(formats)
+        formats = formats if isinstance(formats, str) else [str(f) for f in formats]
+        names, everything = parse_formats(formats), wants_all(formats)
         run_dir = Path(run).resolve()
         store, cfg = load_run(run_dir, storage)
         number = _number(run_dir, store, cfg, trial, pick, max_energy)
@@ -180,6 +219,7 @@ def export_trial(
             raise RunError(f"{target} already exists; choose another --out or delete it")
         ckpt = checkpoints.load(run_dir, number)  # a damaged file is refused before a folder
         model = ckpt.model
+        kept, skipped = _expressible(names, everything, model, ckpt.input_shape)
         seed = int(cfg.get("seed", 0))
         data = load_dataset(
             dataset_of(cfg, run_dir),
@@ -189,7 +229,8 @@ def export_trial(
         attrs = record.attrs
         if command is None:
             given = None if out is None else target
-            command = _command(run_dir, trial, names, given, pick, max_energy)
+            asked = "all" if everything else names
+            command = _command(run_dir, trial, asked, given, pick, max_energy)
         with new_folder(target) as tmp:
             x = data.test.x
             test_acc = evaluate(model, data.test)
@@ -200,7 +241,7 @@ def export_trial(
                 "input_scale": data.input_scale,
                 "n_classes": data.n_classes,
             }
-            for name in names:
+            for name in kept:
                 exporter = EXPORTERS[name]
                 checks[name] = exporter.fn(model, x, tmp / exporter.file, info)
             card = {
@@ -232,6 +273,7 @@ def export_trial(
                 },
                 "firing_rates": attrs.get("firing_rates"),
                 "formats": checks,
+                "skipped_formats": skipped,
                 "versions": versions(),
                 "command": command,
                 "created": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -247,4 +289,5 @@ def export_trial(
         energy=None if energy is None else float(energy),
         checks=checks,
         card=card,
+        skipped=skipped,
     )

@@ -1,7 +1,9 @@
 """Every exporter in EXPORTERS keeps the same contract: given a model rebuilt from a checkpoint,
 the samples to check on, a path and the data set's info, it writes that one file and returns a
 JSON-serialisable check naming the file and the samples it checked (the model card's
-``formats.<name>``). A new format is one function and one registry line; this test covers it."""
+``formats.<name>``); its ``supports`` (optional) says in one line why it cannot express a
+model, or None, cheaply and without writing anything. A new format is one function and one
+registry line; this test covers it."""
 
 from __future__ import annotations
 
@@ -25,6 +27,15 @@ SPEC = {
     "layers": [{"width": 8, "neuron": "lif"}, {"width": 8, "neuron": "if"}],
 }
 INFO = {"dataset": "tiny", "input_scale": 0.5, "n_classes": N_CLASSES}
+#: A tiny transformer: what NIR cannot express (attention has no NIR node).
+TRANSFORMER = {
+    "kind": "transformer",
+    "dim": 8,
+    "heads": 2,
+    "patch": 2,
+    "timesteps": 1,
+    "layers": [{"attention": "sdsa", "neuron": "lif"}],
+}
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +81,26 @@ def test_exporter_writes_its_file_and_returns_its_check(
     assert isinstance(exporter.describe(check), str) and exporter.describe(check)
     after = checkpoint.model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # the model is not changed
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_exporter_says_what_it_cannot_express_before_writing_anything(
+    name: str, checkpoint: Checkpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exporter = EXPORTERS[name]
+    assert exporter.supports is None or callable(exporter.supports)
+    monkeypatch.chdir(tmp_path)
+    # the network every format can express: no reason
+    assert exporter.refusal(checkpoint.model, INPUT_SHAPE) is None
+    torch.manual_seed(0)
+    model = build(NetSpec.from_dict(TRANSFORMER), INPUT_SHAPE, N_CLASSES)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    why = exporter.refusal(model, INPUT_SHAPE)
+    assert why is None or (isinstance(why, str) and why and "\n" not in why)
+    assert not list(tmp_path.iterdir())  # a check writes nothing
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    if name == "nir":
+        assert why is not None and "transformer" in why and "constraint" in why
+    else:  # TorchScript and ONNX express every network snn_models builds
+        assert why is None

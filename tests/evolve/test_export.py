@@ -168,6 +168,7 @@ def test_export_trial_and_predict_are_library_calls(searched: Path, tmp_path: Pa
     cheapest = min(front, key=lambda f: (f["values"]["energy_uj"], -f["values"]["accuracy"]))
     assert result.number == card["trial"] == cheapest["trial"] and card["picked_by"] == "energy"
     assert set(result.checks) == {"torchscript"} == set(card["formats"])
+    assert result.skipped == {} == card["skipped_formats"]
     assert result.energy == card["energy"]["energy_uj_per_inference"]
     assert card["command"].startswith("evolve.export_trial(")
     assert sorted(p.name for p in result.out.iterdir()) == [
@@ -249,6 +250,8 @@ def test_nir_export_reads_back_with_identical_spikes_and_refuses_bif(tmp_path: P
     out = tmp_path / "nir-out"
     proc = evolve("export", "runs/nirok", "--format", "all", "--out", str(out), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr and "torchvision" not in proc.stderr, proc.stderr
+    assert "skipped" not in proc.stdout
     card = json.loads((out / "model_card.json").read_text())
     check = card["formats"]["nir"]
     assert check["identical_spikes_every_layer"] and check["layers_checked"] >= 1
@@ -334,3 +337,62 @@ def test_a_constrained_search_exports_to_nir_and_resumes_constrained(tmp_path: P
     out = evolve("export", "runs/c", "--format", "nir", "--out", "nirout", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "nirout" / "model.nir").exists()
+
+
+@pytest.fixture(scope="module")
+def transformer_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 1-trial, 1-epoch search of hybrid_attention (every candidate is a transformer)."""
+    folder = tmp_path_factory.mktemp("transformer")
+    proc = evolve("search", "--space", "hybrid_attention", "--trials", "1", "--epochs", "1",
+                  "--study", "t", "--no-progress", "--no-early-stop", cwd=folder)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return folder / "runs" / "t"
+
+
+def test_export_all_skips_what_nir_cannot_express_and_says_why_quietly(
+    transformer_run: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "exp"
+    proc = evolve("export", str(transformer_run), "--out", str(out), cwd=tmp_path)  # --format all
+    assert proc.returncode == 0, proc.stderr
+    # nothing the user cannot act on: no TracerWarning, no "torchvision is not installed"
+    assert proc.stderr == "", proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "model.onnx", "model.pt", "model.torchscript", "model_card.json"
+    ]  # fmt: skip
+    skipped = [line for line in proc.stdout.splitlines() if "skipped" in line]
+    assert len(skipped) == 1 and skipped[0].split()[:2] == ["nir", "skipped:"], proc.stdout
+    assert "NIR cannot express kind 'transformer'" in skipped[0]
+    assert "--constraint nir" in skipped[0]  # the fix, in the command's words
+    card = json.loads((out / "model_card.json").read_text())
+    assert set(card["formats"]) == {"torchscript", "onnx"}
+    assert set(card["skipped_formats"]) == {"nir"}
+    assert "transformer" in card["skipped_formats"]["nir"]
+    assert card["command"].startswith("evolve export ")
+
+    # the same from Python: formats="all" is the default, the reason is in the result
+    result = export_trial(transformer_run, out=tmp_path / "lib")
+    assert set(result.checks) == {"torchscript", "onnx"}
+    assert set(result.skipped) == {"nir"} and "transformer" in result.skipped["nir"]
+    assert result.card["skipped_formats"] == result.skipped
+    assert "formats='all'" in result.card["command"]
+
+
+def test_export_refuses_an_explicit_format_that_cannot_express_the_model_up_front(
+    transformer_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evolve.errors import ModelSpecError
+
+    for formats in ("nir", "torchscript,nir"):
+        out = tmp_path / "never"
+        assert main(["export", str(transformer_run), "--format", formats, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1, err
+        assert "NIR cannot express kind 'transformer'" in err and "--constraint nir" in err
+        assert "--format torchscript" in err  # what does express it
+        assert not out.exists() and not list(tmp_path.glob(".never*")), formats
+    assert not (transformer_run / "exports").exists()  # nor the default folder
+    for asked in (("nir",), ["onnx", "nir"], "nir"):
+        with pytest.raises(ModelSpecError, match="NIR cannot express kind 'transformer'"):
+            export_trial(transformer_run, formats=asked, out=tmp_path / "never")
+        assert not (tmp_path / "never").exists()
