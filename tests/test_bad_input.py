@@ -413,6 +413,9 @@ ROWS = [
     row("cli-unknown-command", "frobnicate", "invalid choice"),
     row("cli-unknown-flag", "--frobnicate search", "unrecognized"),
     row("cli-subprocess-unknown-flag", "search --trails 3", "unrecognized", subprocess=True),
+    row("cli-flag-typo", "search --trails 3", "unrecognized", "did you mean --trials?"),
+    row("cli-command-typo", "serch", "invalid choice", "did you mean search?"),
+    row("cli-choice-typo", "export {run} --pick knea", "invalid choice", "did you mean knee?"),
     # ------------------------------------------------------------------ search
     row("search-bad-int", f"search --trials many {S}", "invalid int"),
     row(
@@ -640,6 +643,7 @@ ROWS = [
     row("show-not-a-run", "show {base}/data", "not a search run folder"),
     row("show-missing", "show {base}/nowhere", "not a search run folder"),
     row("show-unknown-study", "show --study ghost --out {runs}", "not a search run folder"),
+    row("show-unknown-study-runs", "show --study ghost --runs {runs}", "not a search run folder"),
     row("show-config-corrupt", "show {run}", "config.yaml", damage=config("{{{{ not yaml")),
     row("show-config-list", "show {run}", "config.yaml", damage=config("- a\n- b\n")),
     row(
@@ -754,6 +758,11 @@ ROWS = [
         "cannot read",
     ),
     row(
+        "train-dataset-garbage",
+        f"train --dataset {{base}}/data/garbage.npz --out {{tmp}} {S}",
+        "cannot read",
+    ),
+    row(
         "train-data-wrong-shape",
         f"train --data {{base}}/data/wrong_shape.npz --out {{tmp}} {S}",
         "integer label",
@@ -844,6 +853,11 @@ ROWS = [
     row(
         "convert-data-garbage",
         f"convert --data {{base}}/data/garbage.npz --out {{tmp}} {S}",
+        "cannot read",
+    ),
+    row(
+        "convert-dataset-garbage",
+        f"convert --dataset {{base}}/data/garbage.npz --out {{tmp}} {S}",
         "cannot read",
     ),
     # ------------------------------------------------------------------ continual
@@ -1183,6 +1197,11 @@ ROWS = [
         "predict-output-is-a-folder",
         "predict --model {exp} --input {base}/data/x_ok.npy --output {base}/data",
         "--output",
+    ),
+    row(
+        "predict-out-is-a-folder",
+        "predict --model {exp} --input {base}/data/x_ok.npy --out {base}/data",
+        "--out ",
     ),
     row(
         "predict-output-exists",

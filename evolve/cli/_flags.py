@@ -141,6 +141,48 @@ def flags_for(message: str) -> str:
     return message
 
 
+class _Alias(argparse.Action):
+    """A hidden old spelling of a flag: stores into the flag's ``dest`` and records the
+    spelling typed, so that a message can name the flag as the user wrote it."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        spelled = dict(getattr(namespace, "_spelled", {}))
+        spelled[self.dest] = option_string
+        namespace._spelled = spelled
+
+
+def add_flag(
+    p: argparse.ArgumentParser, *names: str, aliases: tuple[str, ...] = (), **kwargs: Any
+) -> argparse.Action:
+    """``p.add_argument(*names, **kwargs)`` plus ``aliases``: old spellings that still work but
+    are not shown by ``--help`` (one name per concept: ``--dataset``, ``--runs``, ``--out``)."""
+    action = p.add_argument(*names, **kwargs)
+    if aliases:
+        same = {k: getattr(action, k) for k in ("type", "choices", "metavar")}
+        p.add_argument(
+            *aliases,
+            action=_Alias,
+            dest=action.dest,
+            default=argparse.SUPPRESS,
+            help=argparse.SUPPRESS,
+            **{k: v for k, v in same.items() if v is not None},
+        )
+    return action
+
+
+def spelled(a: argparse.Namespace, dest: str, flag: str) -> str:
+    """The spelling of the flag setting ``dest`` that the user typed (``flag`` unless an old
+    spelling was used)."""
+    return str(getattr(a, "_spelled", {}).get(dest, flag))
+
+
 def add_study_flags(p: argparse.ArgumentParser) -> None:
     """The flags every study-running command shares (``search``, ``continual``): run length,
     agent, seed, storage, resume, run folder and output."""
@@ -223,11 +265,19 @@ def study_kwargs(a: argparse.Namespace) -> dict[str, object]:
     }
 
 
-def add_run_argument(p: argparse.ArgumentParser) -> None:
-    """``RUN`` (a run folder) or ``--study NAME`` with ``--runs DIR``."""
+def add_run_argument(p: argparse.ArgumentParser, aliases: tuple[str, ...] = ()) -> None:
+    """``RUN`` (a run folder) or ``--study NAME`` with ``--runs DIR`` (``aliases``: hidden old
+    spellings of ``--runs``)."""
     p.add_argument("run", nargs="?", type=Path, help="a run folder (runs/<study>)")
     p.add_argument("--study", help="the study name (its run folder is --runs/<study>)")
-    p.add_argument("--runs", type=Path, default=Path("runs"), help="where run folders are")
+    add_flag(
+        p,
+        "--runs",
+        aliases=aliases,
+        type=Path,
+        default=Path("runs"),
+        help="where run folders are (default runs/)",
+    )
 
 
 def run_dir_of(a: argparse.Namespace, command: str) -> Path:

@@ -6,6 +6,7 @@ import argparse
 import re
 from pathlib import Path
 
+from evolve.cli._flags import add_flag
 from evolve.errors import UserError
 
 #: Keywords of :func:`evolve.training.convert.convert` that start its messages → the flag.
@@ -32,7 +33,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--data", default="digits", help="digits (default), fashion-mnist, or .npz")
+    add_flag(
+        p,
+        "--dataset",
+        aliases=("--data",),
+        default="digits",
+        help="digits (default), fashion-mnist, or .npz",
+    )
     p.add_argument("--data-dir", type=Path, help="folder holding the data set's files")
     p.add_argument("--arch", default="mlp", help="preset (mlp, cnn) or a YAML architecture file")
     p.add_argument(
@@ -71,7 +78,7 @@ def run(a: argparse.Namespace) -> int:
     try:
         r = convert(
             a.arch,
-            a.data,
+            a.dataset,
             ann=a.ann,
             timesteps=_timesteps(a.timesteps),
             percentile=a.percentile,

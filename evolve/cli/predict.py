@@ -9,7 +9,7 @@ values is multiplied by ``input_scale`` and reshaped to ``input_shape``. Input f
   named ``label`` (if any) holds the true class and is not a feature.
 
 Labels may also come from ``--labels FILE.npy``. With labels, the accuracy is printed.
-Predictions go to stdout (``index,prediction``) or to ``--output FILE.csv`` with the scores.
+Predictions go to stdout (``index,prediction``) or to ``--out FILE.csv`` with the scores.
 The work is :func:`evolve.export.predict.predict`.
 """
 
@@ -19,11 +19,12 @@ import argparse
 import re
 from pathlib import Path
 
+from evolve.cli._flags import add_flag, spelled
 from evolve.errors import UserError
 
 #: The library names its arguments at the start of a message; the user typed these flags.
 _ARGUMENT = re.compile(r"^(inputs|labels|output) ")
-_FLAG = {"inputs": "--input ", "labels": "--labels ", "output": "--output "}
+_FLAG = {"inputs": "--input", "labels": "--labels"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -34,14 +35,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog=(
             "examples:\n"
             "  evolve predict --model runs/mine/exports/trial_12 --input samples.csv\n"
-            "  evolve predict --model exported/ --input x.npy --labels y.npy --output preds.csv"
+            "  evolve predict --model exported/ --input x.npy --labels y.npy --out preds.csv"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--model", type=Path, required=True, help="an `evolve export` folder")
     p.add_argument("--input", type=Path, required=True, help=".npy, .csv or .parquet samples")
     p.add_argument("--labels", type=Path, help=".npy of true classes (for the accuracy)")
-    p.add_argument("--output", type=Path, help="write index,prediction,scores... to this CSV")
+    add_flag(
+        p,
+        "--out",
+        aliases=("--output",),
+        type=Path,
+        help="write index,prediction,scores... to this new CSV file",
+    )
     p.set_defaults(func=run)
 
 
@@ -49,9 +56,10 @@ def run(a: argparse.Namespace) -> int:
     from evolve.export.predict import predict
 
     try:
-        result = predict(a.model, a.input, a.labels, output=a.output)
+        result = predict(a.model, a.input, a.labels, output=a.out)
     except UserError as e:
-        said = _ARGUMENT.sub(lambda m: _FLAG[m.group(1)], str(e))
+        flags = {**_FLAG, "output": spelled(a, "out", "--out")}  # as typed: --out or --output
+        said = _ARGUMENT.sub(lambda m: flags[m.group(1)] + " ", str(e))
         if said == str(e):
             raise
         raise type(e)(said) from e

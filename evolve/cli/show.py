@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from evolve.cli._flags import add_run_argument
 from evolve.errors import UserError
 from evolve.report.summary import format_summary, run_summary
 
@@ -14,21 +14,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "show",
         help="show a search's Pareto front, hypervolume and trial counts",
         description="Read a run folder's study and print the accuracy-energy front as a table.",
+        epilog=(
+            "examples:\n  evolve show runs/mine\n  evolve show --study mine --runs shared/runs"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "run", nargs="?", type=Path, help="run folder, e.g. runs/hybrid_neuron-20261128-101500"
-    )
-    p.add_argument("--study", help="study name (the folder under --out) instead of a path")
-    p.add_argument(
-        "--out", type=Path, default=Path("runs"), help="where run folders are (default runs/)"
-    )
+    add_run_argument(p, aliases=("--out",))
     p.set_defaults(func=run)
 
 
 def run(a: argparse.Namespace) -> int:
     if a.run is None and a.study is None:
         raise UserError("give a run folder (evolve show runs/NAME) or --study NAME")
-    run_dir = a.run if a.run is not None else a.out / a.study
+    run_dir = a.run if a.run is not None else a.runs / a.study
     print(format_summary(run_summary(run_dir)))
     return 0
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from evolve.cli._flags import add_flag
 from evolve.errors import UserError
 
 # torch, snn_models and the trainer are imported inside run(): `evolve --help` stays fast.
@@ -28,14 +29,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  evolve train                                   # spiking MLP on digits\n"
             "  evolve train --arch cnn --neuron lif,bif --timesteps 6\n"
-            "  evolve train --arch my_net.yaml --data fashion_mnist --epochs 5\n"
+            "  evolve train --arch my_net.yaml --dataset fashion-mnist --epochs 5\n"
             "A YAML architecture holds the NetSpec keys (kind, layers, timesteps, encoder, ...)\n"
             "and optionally a 'train:' mapping (epochs, batch_size, lr, weight_decay, seed)."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--data",
+    add_flag(
+        p,
+        "--dataset",
+        aliases=("--data",),
         default="digits",
         help="digits (default, embedded), fashion-mnist, or an .npz file with arrays x and y",
     )
@@ -95,7 +98,7 @@ def run(a: argparse.Namespace) -> int:
     widths = _values(a.layers, "--layers", int) if a.layers else None
     r = train(
         a.arch,
-        a.data,
+        a.dataset,
         data_dir=a.data_dir,
         layers=widths,
         neuron=_values(a.neuron, "--neuron", str),
