@@ -191,11 +191,6 @@ class Run:
         with translated():
             return Path(write_report(self.path, Path(out) if out is not None else None))
 
-    @property
-    def objective_names(self) -> list[str]:
-        """The objectives' names, in the study's order."""
-        return [o.name for o in self.objectives]
-
 
 def open_run(
     path_or_study: str | Path, storage: str | None = None, *, out: str | Path = "runs"

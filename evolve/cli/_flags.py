@@ -183,6 +183,14 @@ def spelled(a: argparse.Namespace, dest: str, flag: str) -> str:
     return str(getattr(a, "_spelled", {}).get(dest, flag))
 
 
+def in_flag_words(e: UserError, words: tuple[str, ...]) -> UserError:
+    """``e`` with a leading word of ``words`` (a command's own setting names, which
+    :func:`flags_for` does not know to be flags in any position) written as its flag: ``quantile
+    must ...`` → ``--quantile must ...``; ``e`` itself when none leads."""
+    text = re.sub(rf"^({'|'.join(map(re.escape, words))})\b", lambda m: "--" + m.group(0), str(e))
+    return e if text == str(e) else type(e)(text)
+
+
 def add_study_flags(p: argparse.ArgumentParser) -> None:
     """The flags every study-running command shares (``search``, ``continual``): run length,
     agent, seed, storage, resume, run folder and output."""

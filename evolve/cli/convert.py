@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
-from evolve.cli._flags import add_flag
+from evolve.cli._flags import add_flag, in_flag_words
 from evolve.errors import UserError
 
+
 #: Keywords of :func:`evolve.training.convert.convert` that start its messages → the flag.
-_FLAG_WORDS = re.compile(r"^(arch|ann|percentile|epochs|timesteps)\b:?")
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "convert",
@@ -90,10 +87,10 @@ def run(a: argparse.Namespace) -> int:
             verbose=a.verbose,
         )
     except UserError as e:
-        text = _FLAG_WORDS.sub(lambda m: "--" + m.group(0), str(e))
-        if text == str(e):
+        err = in_flag_words(e, ("arch", "ann", "percentile", "epochs", "timesteps"))
+        if err is e:
             raise
-        raise type(e)(text) from e.__cause__
+        raise err from e.__cause__
     print(f"evolve convert: {r.dataset}, {r.spec['kind']} ({r.source}), percentile {r.percentile}")
     print(f"  ANN        test {100 * r.ann_test_accuracy:6.2f} %  energy {r.ann_energy_uj:.4f} uJ")
     for row in r.rows:

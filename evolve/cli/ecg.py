@@ -9,18 +9,17 @@ Writes ``result.json``, ``log.txt`` and three plots into a new run folder.
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
+from evolve.cli._flags import in_flag_words
 from evolve.errors import UserError
 
 # torch, scipy and the pipeline are imported inside run(): `evolve --help` stays fast.
 
 DEFAULTS = {"epochs": 60, "quantile": 0.99, "seed": 0, "timesteps": 8}
+
+
 #: Keywords of :func:`evolve.apps.ecg.pipeline.detect_anomalies` that start its messages.
-_FLAG_WORDS = re.compile(r"^(quantile|epochs|timesteps|seed|excerpt|out)\b")
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "ecg",
@@ -93,10 +92,10 @@ def run(a: argparse.Namespace) -> int:
             verbose=a.verbose,
         )
     except UserError as e:
-        text = _FLAG_WORDS.sub(lambda m: "--" + m.group(0), str(e))
-        if text == str(e):
+        err = in_flag_words(e, ("quantile", "epochs", "timesteps", "seed", "excerpt", "out"))
+        if err is e:
             raise
-        raise type(e)(text) from e.__cause__
+        raise err from e.__cause__
     for line in summary_lines(done.summary):
         print(line)
     print(f"run folder: {done.run_dir}")

@@ -6,15 +6,15 @@ import argparse
 import re
 from pathlib import Path
 
+from evolve.cli._flags import in_flag_words
 from evolve.errors import UserError
 
 DEFAULT_CACHE = Path(
     "runs/teachers"
 )  # evolve.training.teachers.DEFAULT_CACHE, without importing torch
+
+
 #: Keywords of :func:`evolve.training.teachers.train_teacher` that start its messages → the flag.
-_FLAG_WORDS = re.compile(r"^(family:|width must|cache )")
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "teacher",
@@ -58,8 +58,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _flags(e: UserError) -> UserError:
     """``e`` in the command line's words (``family: ...`` → ``--family: ...``)."""
-    text = _FLAG_WORDS.sub(lambda m: "--" + m.group(0), str(e))
-    return e if text == str(e) else type(e)(text)
+    if re.match(r"^(family:|width must|cache )", str(e)) is None:
+        return e
+    return in_flag_words(e, ("family", "width", "cache"))
 
 
 def run_train(a: argparse.Namespace) -> int:

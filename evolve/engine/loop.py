@@ -57,6 +57,27 @@ class TrialEvent:
     front: Sequence[Mapping[str, Any]] = field(default=())
     hypervolume: float = float("nan")
 
+    @classmethod
+    def after(
+        cls,
+        number: int,
+        state: str,
+        values: Mapping[str, float] | None,
+        error: str | None,
+        agent: Agent,
+        summary: Mapping[str, Any],
+    ) -> TrialEvent:
+        """The event of a trial just recorded (``summary``: what :func:`record` returned)."""
+        return cls(
+            number,
+            state,
+            values,
+            error,
+            agent.n_done(),
+            summary["front"],
+            float(summary.get("hypervolume", float("nan"))),
+        )
+
 
 #: ``callback(event) -> bool | None``: True stops the search after this trial.
 Callback = Callable[[TrialEvent], "bool | None"]
@@ -208,15 +229,7 @@ def run_loop(
             outcome = None
             gc.collect()
             summary = record(run_dir, agent, objectives, reference, bar)
-            event = TrialEvent(
-                proposal.number,
-                state,
-                values,
-                error,
-                agent.n_done(),
-                summary["front"],
-                float(summary.get("hypervolume", float("nan"))),
-            )
+            event = TrialEvent.after(proposal.number, state, values, error, agent, summary)
             if any(cb(event) for cb in callbacks):
                 result.stopped_by_callback = True
                 break
@@ -226,7 +239,7 @@ def run_loop(
         result.interrupted = True
     finally:
         bar.close()
-    finish(run_dir, agent, objectives, reference)
+    record(run_dir, agent, objectives, reference)  # the last results (also after Ctrl-C)
     failures.raise_if_stopped(run_dir)
     return result
 
@@ -251,13 +264,6 @@ def record(
         bar.set_postfix({f"best_{first.name}": f"{best:.3f}", "front": len(summary["front"])})
         bar.refresh()
     return summary
-
-
-def finish(
-    run_dir: Path, agent: Agent, objectives: Sequence[Objective], reference: dict[str, float]
-) -> dict[str, Any]:
-    """The last results of a run (also after Ctrl-C)."""
-    return record(run_dir, agent, objectives, reference)
 
 
 def prune_checkpoints(run_dir: Path, agent: Agent, summary: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evolve.engine.loop import Callback, FailureStreak, LoopResult, TrialEvent, finish, record
+from evolve.engine.loop import Callback, FailureStreak, LoopResult, TrialEvent, record
 from evolve.store.runlog import logger
 
 if TYPE_CHECKING:
@@ -85,15 +85,8 @@ def run_ray(
             logger.info("trial {} {}: {}", end.proposal.number, end.state, end.values)
             failures.finished()
         summary = record(run_dir, agent, objectives, reference, bar)
-        event = TrialEvent(
-            end.proposal.number,
-            end.state,
-            end.values if end.state != "fail" else None,
-            error,
-            agent.n_done(),
-            summary["front"],
-            float(summary.get("hypervolume", float("nan"))),
-        )
+        values = end.values if end.state != "fail" else None
+        event = TrialEvent.after(end.proposal.number, end.state, values, error, agent, summary)
         if any(cb(event) for cb in callbacks):
             result.stopped_by_callback = True
             return True
@@ -119,6 +112,6 @@ def run_ray(
         result.interrupted = True
     finally:
         bar.close()
-    finish(run_dir, agent, objectives, reference)
+    record(run_dir, agent, objectives, reference)  # the last results (also after Ctrl-C)
     failures.raise_if_stopped(run_dir)
     return result

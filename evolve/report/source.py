@@ -22,7 +22,6 @@ __all__ = [
     "counts_text",
     "keyed",
     "open_source",
-    "open_store",
     "teachers_of",
 ]
 
@@ -53,13 +52,6 @@ class Source:
     reference: dict[str, float]
     reference_note: str
     storage: str
-
-
-def open_store(name: str, storage: str) -> RunStore:
-    """The store of study ``name`` in ``storage`` (:func:`evolve.store.run.open_store`)."""
-    from evolve.store import run
-
-    return run.open_store(name, storage)
 
 
 def _objectives(store: RunStore, cfg: Mapping[str, Any]) -> tuple[Objective, ...]:
@@ -156,6 +148,7 @@ def open_source(
         UserError: neither or both of ``run_dir`` and ``study``, a folder that is not a run,
             a storage that cannot be opened or does not hold the study.
     """
+    from evolve.store.run import open_store as run_store
     from evolve.store.runfolder import read_run_config
 
     if (run_dir is None) == (study is None):
@@ -172,7 +165,7 @@ def open_source(
                 "storage=URL"
             )
         cfg = read_run_config(folder)
-        store = open_store(folder.name, cfg["storage"])
+        store = run_store(folder.name, cfg["storage"])
         storage = str(cfg.get("storage", ""))
     else:
         if run_dir is not None and not has_config:
@@ -181,7 +174,7 @@ def open_source(
                 "storage=URL for a study without one"
             )
         cfg = read_run_config(folder) if has_config else {}
-        store = open_store(name, storage)
+        store = run_store(name, storage)
         if not has_config:
             folder = None
     objectives = _objectives(store, cfg)

@@ -82,9 +82,9 @@ def run_summary(run_dir: str | Path, *, storage: str | None = None) -> dict[str,
     Raises:
         RunError: not a run folder, a damaged one, or a storage that does not hold the study.
     """
-    from evolve.report.source import keyed, open_store
+    from evolve.report.source import keyed
     from evolve.store.results import pareto_summary
-    from evolve.store.run import front_settings
+    from evolve.store.run import front_settings, open_store
     from evolve.store.runfolder import read_run_config
 
     run_dir = Path(run_dir)
