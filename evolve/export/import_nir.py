@@ -1,9 +1,12 @@
 """A NIR graph back into our modules, as an export folder :func:`evolve.predict` runs.
 
 Reads the chain a NIR export writes (Flatten, Affine/Linear and LIF/IF alternating; see
-:func:`snn_models.nir_io.from_nir`) — ours, or another tool's of the same shape — and writes
-``model.pt`` (spec + weights) and a ``model_card.json`` whose preprocessing comes from the
-graph's metadata (``input_scale``; 1.0 when absent). The folder is written atomically.
+:func:`snn_models.nir.from_nir`) — ours in any flavour, or another tool's of the same shape, such
+as snnTorch's ``export_to_nir`` of a ``Leaky`` network — and writes ``model.pt`` (spec + weights)
+and a ``model_card.json`` whose preprocessing comes from the graph's metadata (``input_scale``;
+1.0 when absent). A graph without our metadata takes its input shape from its Input node, its
+``dt`` from its neurons and its length from ``timesteps``. A node our networks have no
+counterpart for is refused by name. The folder is written atomically.
 """
 
 from __future__ import annotations
@@ -39,22 +42,30 @@ class NirImport:
     card: dict[str, Any] = field(default_factory=dict)
 
 
-def import_nir(path: str | Path, out: str | Path, *, command: str | None = None) -> NirImport:
+def import_nir(
+    path: str | Path,
+    out: str | Path,
+    *,
+    timesteps: int | None = None,
+    command: str | None = None,
+) -> NirImport:
     """Read a NIR graph into our modules and write it as a folder :func:`evolve.predict` runs.
 
     Args:
         path: A ``.nir`` file (a chain of Flatten, Affine/Linear and LIF/IF nodes whose
             metadata gives ``input_shape``).
         out: The folder to create; it must not exist.
+        timesteps: How many steps the network runs; overrides the graph's metadata, and is
+            needed for a graph without one (another tool's).
         command: The command recorded in the card (default: this call, written out).
 
     Returns:
         The folder, the graph's size and the model card.
 
     Raises:
-        UserError: A missing or unreadable file, a graph our modules cannot express, metadata
-            without a usable ``input_shape`` or ``input_scale``, ``out`` exists, or the
-            ``export`` extra is missing.
+        UserError: A missing or unreadable file, a graph our modules cannot express (naming the
+            node), no ``timesteps`` anywhere, an unusable ``input_shape`` or ``input_scale``,
+            ``out`` exists, or the ``export`` extra is missing.
 
     Example:
         >>> import_nir("exported/model.nir", "imported/").out  # doctest: +SKIP
@@ -62,7 +73,7 @@ def import_nir(path: str | Path, out: str | Path, *, command: str | None = None)
     import torch
 
     from evolve.store import checkpoints
-    from snn_models.nir_io import from_nir
+    from snn_models.nir import from_nir
 
     graph_path, target = Path(path), Path(out).resolve()
     with translated():
@@ -77,11 +88,16 @@ def import_nir(path: str | Path, out: str | Path, *, command: str | None = None)
             text = " ".join(str(e).split())
             detail = f"{type(e).__name__}: {text[:160]}" if text else type(e).__name__
             raise UserError(f"{graph_path}: not a readable NIR file ({detail})") from None
-        model = from_nir(graph)
+        model = from_nir(graph, timesteps=timesteps)
         meta = dict(graph.metadata or {})
         spec = model.spec.to_dict()
+        shape = meta.get("input_shape")
+        if shape is None and isinstance(graph.nodes.get("input"), nir.Input):
+            shape = graph.nodes["input"].input_type.get("input")
         try:
-            input_shape = [int(d) for d in np.asarray(meta.get("input_shape", [])).reshape(-1)]
+            input_shape = [
+                int(d) for d in np.asarray(shape if shape is not None else []).reshape(-1)
+            ]
         except (TypeError, ValueError):
             input_shape = []
         if not input_shape or min(input_shape) < 1:
