@@ -5,9 +5,17 @@ may carry a ``threshold``, the value used as that objective's coordinate of the 
 reference point (the worst value still worth having). A :class:`Constraint` is an inclusive upper
 bound on a metric: a trial whose value is above it is infeasible and never on the Pareto front.
 
+Besides accuracy and our energy model (µJ), a search can optimise NeuroBench's metrics, measured
+on every trial with NeuroBench's definitions (:mod:`snn_models.neurobench_metrics`):
+``effective_acs``, ``effective_macs``, ``synops`` (their sum), ``footprint`` (bytes) and
+``activation_sparsity``.
+
 Example:
     >>> [(o.name, o.direction) for o in parse_objectives("accuracy,energy")]
     [('accuracy', 'maximize'), ('energy_uj', 'minimize')]
+    >>> o = parse_objectives("effective_acs")[0]
+    >>> o.direction, unit_of(o.name)
+    ('minimize', 'ACs/inference')
     >>> Constraint("energy_uj", 0.5).violation(0.75)
     0.25
 """
@@ -16,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 from agents.errors import AgentError
@@ -27,6 +35,7 @@ __all__ = [
     "Direction",
     "Objective",
     "parse_objectives",
+    "unit_of",
 ]
 
 Direction = Literal["maximize", "minimize"]
@@ -44,11 +53,15 @@ class Objective:
         threshold: The hypervolume reference value for this objective (Ax-style), in the metric's
             own units: a lower bound for a maximised metric, an upper bound for a minimised one.
             ``None`` when not stated; a hypervolume then needs an explicit reference.
+        unit: The unit its values are in, as reports print it (``"µJ"``; ``""`` for a fraction
+            or a ratio). Not part of the objective's identity (nor of what a study records):
+            :func:`unit_of` finds it again by name.
     """
 
     name: str
     direction: Direction
     threshold: float | None = None
+    unit: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -96,14 +109,30 @@ class Constraint:
 #: Short names accepted on the command line → the objective they stand for.
 OBJECTIVES: dict[str, Objective] = {
     "accuracy": Objective("accuracy", "maximize", threshold=0.0),
-    "energy": Objective("energy_uj", "minimize"),
-    "latency": Objective("latency_ms", "minimize"),
+    "energy": Objective("energy_uj", "minimize", unit="µJ"),
+    "latency": Objective("latency_ms", "minimize", unit="ms"),
     # the candidate's energy over its ANN twin's (all MACs): < 1 means the SNN is cheaper
     "energy_ratio": Objective("energy_ratio_to_ann", "minimize"),
     # continual learning (`evolve continual`): GEM ACC and max-based forgetting, both in [0, 1]
     "acc": Objective("cl_acc", "maximize", threshold=0.0),
     "forgetting": Objective("forgetting", "minimize", threshold=1.0),
+    # NeuroBench's metrics (SynapticOperations per inference, Footprint, ActivationSparsity),
+    # counted under the run's energy model (`per-step` counts the stem at every step)
+    "effective_acs": Objective("effective_acs", "minimize", unit="ACs/inference"),
+    "effective_macs": Objective("effective_macs", "minimize", unit="MACs/inference"),
+    "synops": Objective("synops", "minimize", unit="ops/inference"),
+    "footprint": Objective("footprint_bytes", "minimize", unit="bytes"),
+    "activation_sparsity": Objective("activation_sparsity", "maximize", threshold=0.0),
 }
+
+
+def unit_of(name: str) -> str:
+    """The unit of the metric ``name`` (a registry key or a metric name); ``""`` for a fraction,
+    a ratio or a metric the registry does not know."""
+    objective = OBJECTIVES.get(name) or next(
+        (o for o in OBJECTIVES.values() if o.name == name), None
+    )
+    return objective.unit if objective is not None else ""
 
 
 def parse_objectives(text: str | Sequence[str]) -> tuple[Objective, ...]:

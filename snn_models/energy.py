@@ -34,6 +34,16 @@ the model afterwards.
 
 The energy table is data: add a profile (another process node, INT8, a chip's pJ per SOP) as one
 entry in :data:`ENERGY_PROFILES`.
+
+**Energy models** (:data:`ENERGY_MODELS`): with direct encoding the encoding layer (the *stem*)
+runs once on the static input and its output is repeated over T (:mod:`snn_models.network`).
+``per-inference`` (the default) counts it as it runs: its dense MACs once per inference.
+``per-step`` counts it at every one of the T steps, as a chip fed the input at every step runs
+it (and as NeuroBench's ``Effective_MACs`` counts a model fed that way).
+
+The meter also counts NeuroBench's metrics (footprint, parameter count, connection and
+activation sparsity, synaptic operations) with NeuroBench's definitions from the same forwards:
+:attr:`EnergyReport.neurobench`, see :mod:`snn_models.neurobench_metrics`.
 """
 
 from __future__ import annotations
@@ -48,6 +58,7 @@ from torch import Tensor, nn
 
 from snn_models.attention.base import AttentionBlock, OpCount, OpSink
 from snn_models.errors import ConfigError
+from snn_models.neurobench_metrics import NeuroBenchCounter, NeuroBenchMetrics, stem_repeats
 from snn_models.neurons.base import BaseNeuron
 
 PJ_PER_UJ = 1e6
@@ -96,6 +107,23 @@ def get_profile(name: str) -> EnergyProfile:
 
 
 SYNAPTIC_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d)
+
+#: How often the encoding layer that runs once on the static input (the stem) is counted:
+#: ``per-inference`` once, as the model runs; ``per-step`` at every time step, as a chip fed the
+#: input at every step runs it. The first is the default.
+ENERGY_MODELS: tuple[str, ...] = ("per-inference", "per-step")
+DEFAULT_ENERGY_MODEL = "per-inference"
+
+
+def check_energy_model(name: str) -> str:
+    """``name`` if it is one of :data:`ENERGY_MODELS`.
+
+    Raises:
+        ConfigError: any other name.
+    """
+    if name not in ENERGY_MODELS:
+        raise ConfigError(f"energy_model must be one of {', '.join(ENERGY_MODELS)}, got {name!r}")
+    return name
 
 
 @dataclass
@@ -151,6 +179,9 @@ class EnergyReport:
     energy_uj: float
     ann_energy_uj: float
     citation: str = field(repr=False, default="")
+    energy_model: str = DEFAULT_ENERGY_MODEL
+    #: NeuroBench's metrics of the same forwards (synaptic operations per inference)
+    neurobench: NeuroBenchMetrics | None = None
 
     @property
     def ratio_to_ann(self) -> float:
@@ -168,6 +199,8 @@ class EnergyReport:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["ratio_to_ann"] = self.ratio_to_ann
+        if self.neurobench is not None:
+            d["neurobench"] = self.neurobench.to_dict()
         return d
 
 
@@ -196,6 +229,9 @@ class EnergyMeter:
             attention blocks report their internal products (one row per term), and its spiking
             neurons' outputs are counted for firing rates.
         profile: name of an :data:`ENERGY_PROFILES` entry. Default ``"45nm_fp32"``.
+        energy_model: ``per-inference`` (default) or ``per-step``: how often the stem (the
+            layers of ``model.stem``, run once on the static input) is counted; see
+            :data:`ENERGY_MODELS`.
 
     Example:
         >>> import torch
@@ -208,9 +244,17 @@ class EnergyMeter:
         24.0
     """
 
-    def __init__(self, model: nn.Module, profile: str = "45nm_fp32") -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        profile: str = "45nm_fp32",
+        energy_model: str = DEFAULT_ENERGY_MODEL,
+    ) -> None:
         self.model = model
         self.profile = get_profile(profile)
+        self.energy_model = check_energy_model(energy_model)
+        self._repeats = stem_repeats(model, energy_model)
+        self.neurobench = NeuroBenchCounter(model, self._repeats)
         self.layers: dict[str, LayerCount] = {}
         self.neurons: dict[str, NeuronCount] = {}
         self.n_samples = 0
@@ -237,9 +281,11 @@ class EnergyMeter:
                     )
                 self._sinks.append((m, m.op_sink))
                 m.op_sink = self._attention_sink(name)
+        self.neurobench.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.neurobench.__exit__(*exc)
         for h in self._handles:
             h.remove()
         self._handles.clear()
@@ -257,13 +303,14 @@ class EnergyMeter:
             count = self.layers[name]
             dense = _dense_macs(module, x, output)
             count.dense_macs_per_sample = dense // max(x.shape[0], 1)
+            k = self._repeats.get(id(module), 1)  # the stem under per-step: T
             if bool(((x == 0) | (x == 1)).all()):
                 n_spikes = int(x.sum())
-                count.input_spikes += n_spikes
-                count.sops += self._sops(module, x)
+                count.input_spikes += k * n_spikes
+                count.sops += k * self._sops(module, x)
             else:
                 count.spiking_input = False
-                count.macs += dense
+                count.macs += k * dense
 
         return hook
 
@@ -354,6 +401,8 @@ class EnergyMeter:
             energy_uj=(p.e_ac_pj * total_sops + p.e_mac_pj * total_macs) / PJ_PER_UJ,
             ann_energy_uj=p.e_mac_pj * sum(layer.ann_macs for layer in layers) / PJ_PER_UJ,
             citation=p.citation,
+            energy_model=self.energy_model,
+            neurobench=self.neurobench.metrics(n),
         )
 
 
@@ -364,6 +413,7 @@ def measure_energy(
     *,
     profile: str = "45nm_fp32",
     reset: Callable[[nn.Module], None] | None = None,
+    energy_model: str = DEFAULT_ENERGY_MODEL,
 ) -> EnergyReport:
     """Run ``model`` (in eval mode) over ``batches`` of inputs and return energy per inference.
 
@@ -373,6 +423,7 @@ def measure_energy(
         profile: energy profile name.
         reset: called on the model before each batch (defaults to
             :func:`snn_models.functional.reset_net`).
+        energy_model: ``per-inference`` or ``per-step`` (:data:`ENERGY_MODELS`).
     """
     from snn_models.functional import reset_net
 
@@ -380,7 +431,7 @@ def measure_energy(
     was_training = model.training
     model.eval()
     try:
-        with EnergyMeter(model, profile) as meter:
+        with EnergyMeter(model, profile, energy_model) as meter:
             for x in batches:
                 reset(model)
                 model(x)
