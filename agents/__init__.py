@@ -1,9 +1,10 @@
 """How to explore: agents that propose architectures and learn from their results.
 
 An agent asks a search space for candidates (define-by-run), hands them out as proposals, is told
-their accuracy and energy, stops dominated ones early, and keeps the Pareto front. Agents are
-chosen by name from :data:`AGENTS`, an explicit name → import-function table: adding one is a new
-file plus one line there (``tests/contract/test_agent_contract.py`` then checks it). Where trials
+their accuracy and energy, stops dominated ones early (or by multi-objective successive
+halving: :mod:`agents.fidelity`, chosen by name from :data:`FIDELITIES`), and keeps the Pareto
+front. Agents are chosen by name from :data:`AGENTS`, an explicit name → import-function table:
+adding one is a new file plus one line there (``tests/contract/test_agent_contract.py`` then checks it). Where trials
 run is separate: :mod:`agents.ray_backend` runs any agent's proposals on a Ray cluster (``ray``
 is imported only then).
 
@@ -26,6 +27,13 @@ from typing import Any
 from agents.base import Agent, Proposal, SearchSpaceLike, TrialStateName
 from agents.early_stopping import MultiObjectiveStopper, StopDecision
 from agents.errors import AgentError, StudyExistsError
+from agents.fidelity import (
+    DEFAULT_FIDELITY,
+    FIDELITIES,
+    EarlyStopper,
+    MultiObjectiveASHA,
+    make_scheduler,
+)
 from agents.objectives import OBJECTIVES, Constraint, Objective, parse_objectives
 from agents.optuna_agent import OptunaAgent
 from agents.optuna_store import OptunaStore, open_store
@@ -44,6 +52,8 @@ from agents.storage import describe_storage, open_storage
 
 __all__ = [
     "AGENTS",
+    "DEFAULT_FIDELITY",
+    "FIDELITIES",
     "OBJECTIVES",
     "PICKS",
     "RECORD_STATES",
@@ -52,6 +62,8 @@ __all__ = [
     "Agent",
     "AgentError",
     "Constraint",
+    "EarlyStopper",
+    "MultiObjectiveASHA",
     "MultiObjectiveStopper",
     "Objective",
     "OptunaAgent",
@@ -69,6 +81,7 @@ __all__ = [
     "hypervolume",
     "knee",
     "make_agent",
+    "make_scheduler",
     "open_storage",
     "open_store",
     "pareto_front",

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
@@ -65,6 +65,8 @@ class StopDecision:
         n_compared: Finished trials that reported this epoch.
         n_dominators: Those among them that dominate the trial at this epoch.
         reason: One line saying why.
+        trial_attrs: User attributes the agent records with the trial (a scheduler's rung
+            history, :mod:`agents.fidelity`); empty for this stopper.
     """
 
     stop: bool
@@ -72,6 +74,7 @@ class StopDecision:
     n_compared: int
     n_dominators: int
     reason: str
+    trial_attrs: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the decision as plain data (stored with a stopped trial)."""

@@ -46,8 +46,9 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from agents.base import Proposal, SearchSpaceLike, TrialStateName
-from agents.early_stopping import CURVE_ATTR, MultiObjectiveStopper
+from agents.early_stopping import CURVE_ATTR
 from agents.errors import AgentError
+from agents.fidelity import FIDELITY_ATTRS, EarlyStopper
 from agents.objectives import Constraint, Objective
 from agents.optuna_store import OptunaStore
 from agents.optuna_study import open_study
@@ -73,10 +74,11 @@ __all__ = [
     "open_storage",
 ]
 
-#: Trial user attributes that ``tell(attrs=...)`` may not set: the early-stopping history.
+#: Trial user attributes that ``tell(attrs=...)`` may not set: the early-stopping history (the
+#: curve, and a scheduler's rungs: :data:`agents.fidelity.FIDELITY_ATTRS`).
 #: (Other keys the agent writes in ``tell``, ``metrics``, ``constraint_values``, ``feasible`` and
 #: ``fail_reason``, are written after ``attrs`` and win; ``arch`` is written by ``ask``.)
-RESERVED_ATTRS = frozenset({CURVE_ATTR})
+RESERVED_ATTRS = frozenset({CURVE_ATTR, *FIDELITY_ATTRS})
 
 _STATES: dict[str, TrialState] = {
     "complete": TrialState.COMPLETE,
@@ -120,7 +122,8 @@ class OptunaAgent:
             stale: told FAIL).
         join: Work on a study other processes may be running right now: open it if it exists
             (or create it), leave RUNNING trials alone.
-        early_stopper: Decides from the reported curves when a trial should stop.
+        early_stopper: Decides from the reported curves when a trial should stop (the
+            domination stopper or a multi-fidelity scheduler, :mod:`agents.fidelity`).
         population_size: NSGA-II generation size (keep it small for small budgets).
 
     Raises:
@@ -140,7 +143,7 @@ class OptunaAgent:
         seed: int | None = 0,
         constraints: Sequence[Constraint] = (),
         resume: bool = False,
-        early_stopper: MultiObjectiveStopper | None = None,
+        early_stopper: EarlyStopper | None = None,
         population_size: int = 8,
         join: bool = False,
     ) -> None:
@@ -161,6 +164,8 @@ class OptunaAgent:
         self._early_stopper = early_stopper
         self._open: dict[int, Proposal] = {}
         self._live: dict[int, optuna.trial.Trial] = {}  # the Optuna trial of each open proposal
+        # a scheduler's rung history of each open trial, written once when it is told
+        self._rungs: dict[int, dict[str, Any]] = {}
         self.sampler_name = resolve_sampler_name(sampler, len(self._objectives))
 
         backend = with_trial_cache(open_storage(storage))  # the study and the store share it
@@ -210,7 +215,7 @@ class OptunaAgent:
         return self._constraints
 
     @property
-    def early_stopper(self) -> MultiObjectiveStopper | None:
+    def early_stopper(self) -> EarlyStopper | None:
         """The early-stopping rule, if any."""
         return self._early_stopper
 
@@ -353,6 +358,8 @@ class OptunaAgent:
         decision = self._early_stopper.decide(
             self._study, trial_number=proposal.number, epoch=epoch, values=entry
         )
+        if decision.trial_attrs:  # written by tell: one storage write per rung saved
+            self._rungs.setdefault(proposal.number, {}).update(decision.trial_attrs)
         if decision.stop:
             trial.set_user_attr("early_stop", decision.to_dict())
         return decision.stop
@@ -412,6 +419,8 @@ class OptunaAgent:
                     violations[constraint.name] = constraint.violation(value)
 
         trial = self._live[proposal.number]
+        for key, value in self._rungs.pop(proposal.number, {}).items():
+            trial.set_user_attr(key, value)
         if attrs_problem is None:
             for key, value in attrs.items():
                 trial.set_user_attr(key, value)

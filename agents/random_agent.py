@@ -26,8 +26,8 @@ from collections.abc import Sequence
 import optuna
 
 from agents.base import SearchSpaceLike
-from agents.early_stopping import MultiObjectiveStopper
 from agents.errors import AgentError
+from agents.fidelity import EarlyStopper
 from agents.objectives import Constraint, Objective
 from agents.optuna_agent import OptunaAgent
 
@@ -57,7 +57,7 @@ class RandomAgent(OptunaAgent):
         seed: int | None = 0,
         constraints: Sequence[Constraint] = (),
         resume: bool = False,
-        early_stopper: MultiObjectiveStopper | None = None,
+        early_stopper: EarlyStopper | None = None,
         population_size: int = 8,
         join: bool = False,
     ) -> None:
