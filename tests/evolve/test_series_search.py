@@ -103,6 +103,8 @@ def test_temporal_search_on_gunpoint_end_to_end(tmp_path: Path) -> None:
         "4",
         "--study",
         "ts",
+        "--selection",  # GunPoint's 10 validation series would pick 5-fold CV: 6x the trainings
+        "holdout",
         "--no-progress",
         cwd=tmp_path,
     )
