@@ -6,7 +6,9 @@ kind from :data:`snn_models.kinds.KINDS` (:mod:`snn_models.mlp`, :mod:`snn_model
 :mod:`snn_models.transformer`, :mod:`snn_models.temporal`). The network takes a static input
 ``[B, ...]``, encodes it to ``[T, B, ...]``, runs the hidden layers with all T steps per neuron
 call, and returns class scores ``[B, n_classes]`` from the readout. :class:`SpikingNet` and the
-pieces every builder shares live in :mod:`snn_models.network`.
+pieces every builder shares live in :mod:`snn_models.network`. The spec's ``preprocess`` becomes
+the network's front module (:mod:`snn_models.preprocess`; fit it with
+:func:`snn_models.preprocess.fit_preprocess` on the training split).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from snn_models.config import NetSpec
 from snn_models.errors import ConfigError
 from snn_models.kinds import KINDS
 from snn_models.network import SpikingNet
+from snn_models.preprocess import make_preprocess
 
 
 def build(
@@ -47,7 +50,9 @@ def build(
     shape = tuple(int(s) for s in input_shape)
     if n_classes < 2:
         raise ConfigError(f"n_classes must be >= 2, got {n_classes}")
-    return KINDS[spec.kind].build(spec, shape, n_classes)
+    net = KINDS[spec.kind].build(spec, shape, n_classes)
+    net.preprocess = make_preprocess(spec.preprocess, shape)
+    return net
 
 
 __all__ = ["SpikingNet", "build"]

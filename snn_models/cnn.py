@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
+from snn_models.encoders import encoded_shape
 from snn_models.errors import ConfigError
 from snn_models.layers import Flatten, td_batchnorm, td_conv2d, td_maxpool
 from snn_models.network import SpikingNet, layer_neuron, layer_width, spiking_net
@@ -54,7 +55,8 @@ def build_cnn(spec: NetSpec, input_shape: tuple[int, ...], n_classes: int) -> Sp
         raise ConfigError(
             f"kind: cnn needs image input (C, H, W), got shape {shape}; use kind: mlp"
         )
-    body, width = cnn_layers(spec, (shape[0], shape[1], shape[2]))
+    c = encoded_shape(spec.encoder, shape)[0]  # a two-polarity encoder doubles the channels
+    body, width = cnn_layers(spec, (c, shape[1], shape[2]))
     return spiking_net(spec, None, body, width, n_classes)
 
 

@@ -31,6 +31,7 @@ from snn_models.encoders import ENCODERS
 from snn_models.errors import ConfigError
 from snn_models.kinds import KIND_FIELDS, KIND_LAYER_FIELDS, KINDS, users_of
 from snn_models.neurons import NEURONS
+from snn_models.preprocess import PREPROCESSORS
 from snn_models.readouts import READOUTS
 from snn_models.surrogate import SURROGATES
 
@@ -161,7 +162,10 @@ class NetSpec:
             further checks come from its registry entry.
         layers: hidden layers (transformer: blocks), in order (at least one).
         timesteps: simulation steps T (>= 1). For ``temporal``: steps per window of the series.
-        encoder: ``direct`` (default), ``repeat``, ``rate`` or ``latency``.
+        encoder: ``direct`` (default), ``repeat``, ``rate``, ``latency``, ``signed_rate`` or
+            ``signed_latency`` (what each does to signed inputs: :mod:`snn_models.encoders`).
+        preprocess: the model's front: ``none`` (default), ``standardize`` or ``minmax``,
+            fitted on the training split (:mod:`snn_models.preprocess`).
         readout: ``membrane`` (default) or ``spikes``.
         surrogate: ``atan`` (default), ``sigmoid`` or ``triangle``.
         surrogate_alpha: the surrogate's shape parameter (``None``: its default).
@@ -195,6 +199,7 @@ class NetSpec:
     heads: int | None = None
     mlp_ratio: float | None = None
     patch: int | None = None
+    preprocess: str = "none"
 
     @classmethod
     def from_dict(cls, d: NetSpec | Mapping[str, Any]) -> NetSpec:
@@ -229,7 +234,12 @@ class NetSpec:
             or self.timesteps < 1
         ):
             raise ConfigError(f"timesteps: must be a positive integer, got {self.timesteps!r}")
-        for key, table in (("encoder", ENCODERS), ("readout", READOUTS), ("surrogate", SURROGATES)):
+        for key, table in (
+            ("encoder", ENCODERS),
+            ("readout", READOUTS),
+            ("surrogate", SURROGATES),
+            ("preprocess", PREPROCESSORS),
+        ):
             value = getattr(self, key)
             if not isinstance(value, str) or value not in table:
                 raise ConfigError(

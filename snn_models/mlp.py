@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
+from snn_models.encoders import encoded_shape
 from snn_models.layers import Flatten, TimeDistributed, td_batchnorm, td_linear
 from snn_models.network import SpikingNet, layer_neuron, layer_width, spiking_net
 
@@ -38,7 +39,7 @@ def mlp_layers(spec: NetSpec, n_in: int) -> tuple[list[nn.Module], int]:
 
 def build_mlp(spec: NetSpec, input_shape: tuple[int, ...], n_classes: int) -> SpikingNet:
     """A spiking MLP for inputs of any ``input_shape`` (flattened to ``prod(input_shape)``)."""
-    body, width = mlp_layers(spec, math.prod(input_shape))
+    body, width = mlp_layers(spec, math.prod(encoded_shape(spec.encoder, input_shape)))
     return spiking_net(spec, None, body, width, n_classes)
 
 

@@ -34,10 +34,12 @@ if TYPE_CHECKING:
 
 
 class SpikingNet(nn.Module):
-    """Stem → encoder → hidden spiking layers → output layer → readout.
+    """Preprocess → stem → encoder → hidden spiking layers → output layer → readout.
 
     Attributes:
         spec: the :class:`NetSpec` it was built from.
+        preprocess: the fitted input standardisation (:mod:`snn_models.preprocess`), or an
+            identity; :func:`snn_models.build` sets it from ``spec.preprocess``.
         stem: layers run once on the static input (direct encoding), else empty.
         encoder, body, head, readout: the other stages.
     """
@@ -53,6 +55,7 @@ class SpikingNet(nn.Module):
     ) -> None:
         super().__init__()
         self.spec = spec
+        self.preprocess: nn.Module = nn.Identity()
         self.stem = stem
         self.encoder = encoder
         self.body = body
@@ -66,7 +69,7 @@ class SpikingNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Class scores ``[B, C]`` for a static input batch ``[B, ...]`` (state is reset first)."""
         reset_net(self)
-        return self.readout(self.head(self.body(self.encoder(self.stem(x)))))
+        return self.readout(self.head(self.body(self.encoder(self.stem(self.preprocess(x))))))
 
 
 def layer_neuron(spec: NetSpec, i: int) -> BaseNeuron:

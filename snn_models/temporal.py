@@ -168,7 +168,7 @@ class TemporalNet(SpikingNet):
             raise ConfigError(
                 f"step: a chunk must hold whole windows of {w} samples, got {chunk.shape[-1]}"
             )
-        out = self.head(self.body(self.encoder(chunk)))  # [n, B, classes]
+        out = self.head(self.body(self.encoder(self.preprocess(chunk))))  # [n, B, classes]
         total = out.sum(0)
         self._sum = total if self._sum is None else self._sum + total
         self._count += out.shape[0]

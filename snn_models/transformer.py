@@ -39,6 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from snn_models.attention import AttentionBlock, NeuronConfig, Projection, make_attention
+from snn_models.encoders import encoded_shape
 from snn_models.errors import ConfigError
 from snn_models.layers import TimeDistributed
 from snn_models.network import SpikingNet, spiking_net
@@ -224,7 +225,12 @@ def transformer_body(
         embedding unless in the stem, blocks, token mean, head neuron), and ``width`` = D.
     """
     dim, heads, mlp_ratio = spec.transformer_dims()
-    embed = _embedding(spec, input_shape, dim)
+    if len(input_shape) == 2 and encoded_shape(spec.encoder, input_shape) != input_shape:
+        raise ConfigError(
+            f"encoder: {spec.encoder} stacks its polarities on the channel axis, which a sequence "
+            "(L, C) has last; use encoder: direct, rate or latency for sequences"
+        )
+    embed = _embedding(spec, encoded_shape(spec.encoder, input_shape), dim)
     stem = nn.Sequential()
     body: list[nn.Module] = []
     if spec.encoder in ("direct", "repeat"):

@@ -13,8 +13,9 @@ log lines) are silenced around the trace and export calls only, by category or l
 * TorchScript (traced, fixed T): bit-identical logits on CPU after reloading.
 * ONNX (dynamic batch, run by onnxruntime): logits within :data:`ONNX_TOLERANCE`, identical
   predictions.
-* NIR (MLPs of IF/LIF with hard reset): read back through :func:`snn_models.nir_io.from_nir`,
-  identical spikes at every layer.
+* NIR (MLPs of IF/LIF with hard reset), textbook or written the way one reader reads it
+  (``nir_for``: snnTorch, Norse): read back through :func:`snn_models.nir.from_nir`, identical
+  spikes at every layer.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ __all__ = [
     "export_onnx",
     "export_torchscript",
     "import_extra",
+    "nir_reader_refusal",
     "nir_supports",
     "parse_formats",
     "versions",
@@ -53,8 +55,17 @@ __all__ = [
 #: Largest |logit difference| an ONNX export may show against the model.
 ONNX_TOLERANCE = 1e-5
 
+#: How an encoder behaves in eval mode (what every exported file computes), for the card.
+ENCODER_EVAL_NOTES = {
+    "rate": "deterministic dither (snn_models.encoders): the same spikes on every call, "
+    "in the model and in every exported file; training drew Bernoulli spikes",
+    "signed_rate": "deterministic dither per polarity (snn_models.encoders); training drew "
+    "Bernoulli spikes",
+}
+
 #: ``(model, x, path, info) -> check``: write ``path``, reload it, compare it with ``model`` on
-#: ``x``; ``info`` holds the data set's ``dataset``, ``input_scale`` and ``n_classes``.
+#: ``x``; ``info`` holds the data set's ``dataset``, ``input_scale`` and ``n_classes`` (and
+#: ``nir_for``, the reader a NIR file is written for).
 ExportFn = Callable[["torch.nn.Module", "torch.Tensor", Path, Mapping[str, Any]], dict[str, Any]]
 #: ``(model, input_shape) -> reason``: why the format cannot express ``model`` (one line naming
 #: the part and the fix), or ``None`` when it can. Cheap; writes nothing.
@@ -104,7 +115,13 @@ def import_extra(module: str, what: str) -> Any:
 
 
 def data_section(
-    dataset: str, input_shape: Sequence[int], n_classes: int, input_scale: float, **more: Any
+    dataset: str,
+    input_shape: Sequence[int],
+    n_classes: int,
+    input_scale: float,
+    *,
+    model: torch.nn.Module | None = None,
+    **more: Any,
 ) -> dict[str, Any]:
     """The model card's ``data``: what the model reads and how raw values are prepared.
 
@@ -113,18 +130,39 @@ def data_section(
         input_shape: One sample's shape, as the model takes it.
         n_classes: How many classes the model scores.
         input_scale: Raw values are multiplied by this before the model sees them.
+        model: The model: its fitted front (``preprocessing.in_model``, see
+            :mod:`snn_models.preprocess`) and its encoder (``encoder``: what it does to signed
+            inputs) are recorded too.
         **more: Further entries (``source``, ``seed``), placed after ``dataset``.
     """
-    return {
+    preprocessing: dict[str, Any] = {
+        "input_scale": float(input_scale),
+        "rule": "model input = raw values × input_scale, reshaped to input_shape",
+    }
+    out: dict[str, Any] = {
         "dataset": dataset,
         **more,
         "input_shape": [int(d) for d in input_shape],
         "n_classes": int(n_classes),
-        "preprocessing": {
-            "input_scale": float(input_scale),
-            "rule": "model input = raw values × input_scale, reshaped to input_shape",
-        },
+        "preprocessing": preprocessing,
     }
+    if model is not None:
+        from snn_models.encoders import ENCODERS
+        from snn_models.preprocess import preprocess_of
+
+        front = preprocess_of(model)
+        preprocessing["in_model"] = (
+            front.describe() if front is not None else {"method": "none", "rule": "identity"}
+        )
+        name = str(getattr(getattr(model, "spec", None), "encoder", "direct"))
+        cls = ENCODERS.get(name)
+        out["encoder"] = {
+            "name": name,
+            "signed_inputs": cls.signed_inputs if cls is not None else None,
+            "in_exported_graph": True,
+            "eval_mode": ENCODER_EVAL_NOTES.get(name, "deterministic"),
+        }
+    return out
 
 
 def versions() -> dict[str, str]:
@@ -217,17 +255,24 @@ def export_nir(
 ) -> dict[str, Any]:
     """NIR graph; read back through our importer, every layer's spikes must be identical.
 
+    ``info["nir_for"]`` names the reader the file is written for (``nir``, the textbook file, by
+    default; ``snntorch``, ``norse``: see :mod:`snn_models.nir.peers`); every flavour is read
+    back through our importer, which reads all of them.
+
     Raises:
         UserError: The graph read back spikes differently; the ``export`` extra is missing.
-        snn_models.nir_io.NIRUnsupported: NIR cannot express the model (a ``ConfigError``).
+        snn_models.nir.NIRUnsupported: NIR, or the chosen reader, cannot express the model (a
+            ``ConfigError``).
     """
     import torch
 
     nir = import_extra("nir", "NIR export")
     from snn_models.neurons.base import BaseNeuron
-    from snn_models.nir_io import from_nir, to_nir
+    from snn_models.nir import PEERS, from_nir, to_nir
 
-    graph = to_nir(model, tuple(x.shape[1:]), metadata=dict(info))
+    peer = str(info.get("nir_for", "nir"))
+    metadata = {k: v for k, v in info.items() if k != "nir_for"}
+    graph = to_nir(model, tuple(x.shape[1:]), metadata=metadata, peer=peer)
     nir.write(str(path), graph)
     back = from_nir(nir.read(str(path)))
 
@@ -260,6 +305,8 @@ def export_nir(
         "nodes": list(graph.nodes),
         "dt": graph.metadata["dt"],
         "readout": graph.metadata["readout_rule"],
+        "written_for": peer,
+        "reader": PEERS[peer].reader,
     }
 
 
@@ -271,11 +318,31 @@ def nir_supports(model: torch.nn.Module, input_shape: tuple[int, ...]) -> str | 
     Raises:
         UserError: The ``export`` extra is missing.
     """
-    import_extra("nir", "NIR export")
-    from snn_models.nir_io import NIRUnsupported, to_nir
+    return nir_reader_refusal(model, input_shape, "nir")
 
+
+def nir_reader_refusal(
+    model: torch.nn.Module, input_shape: tuple[int, ...], nir_for: str
+) -> str | None:
+    """Why no NIR file of ``model`` can be written for the reader ``nir_for`` (one line naming
+    the part and the fix), or None when one can. Builds the graph in memory (no file).
+
+    Args:
+        model: The network.
+        input_shape: One sample's shape.
+        nir_for: ``nir`` (the textbook file), ``snntorch``, ``norse`` or ``rockpool`` (see
+            :mod:`snn_models.nir.peers`).
+
+    Raises:
+        UserError: An unknown reader; the ``export`` extra is missing.
+    """
+    import_extra("nir", "NIR export")
+    from snn_models.nir import PEERS, NIRUnsupported, to_nir
+
+    if nir_for not in PEERS:
+        raise UserError(f"nir_for: unknown reader {nir_for!r}; choose {', '.join(PEERS)}")
     try:
-        to_nir(model, tuple(input_shape))
+        to_nir(model, tuple(input_shape), peer=nir_for)
     except NIRUnsupported as e:
         return one_line(e)
     return None

@@ -8,6 +8,10 @@ loadable with ``torch.load(weights_only=True)``, never executing code from the f
     {"format": 1, "trial": N, "spec": NetSpec dict, "input_shape": [...], "n_classes": C,
      "dataset": name, "state_dict": {...}}
 
+The spec's ``preprocess`` (:mod:`snn_models.preprocess`) names the model's front; its fitted
+statistics are buffers in ``state_dict`` (``preprocess.shift``, ``preprocess.scale``, ...). A
+checkpoint written before preprocessing existed has neither and loads with the identity front.
+
 Writes go to a temporary file first and are moved into place, so a crash never leaves half a
 checkpoint under the final name.
 """

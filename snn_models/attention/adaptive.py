@@ -83,9 +83,22 @@ class AdaptiveAttention(AttentionBlock):
         """``"standard"`` when α > 0.5, else ``"sdsa"`` (the branch that runs in eval mode)."""
         return "standard" if float(self.gate.detach()) > 0.0 else "sdsa"
 
+    #: The eval-mode branch as a Python value, fixed when ``eval()`` is called (and on every
+    #: eager eval call), so that tracing and torch.export (ONNX) see a constant instead of
+    #: reading the gate's value.
+    _branch: Branch = "sdsa"
+
+    def train(self, mode: bool = True) -> AdaptiveAttention:
+        self._branch = self.preference()
+        return super().train(mode)
+
     def forward(self, x: Tensor) -> Tensor:
         if not self.training:
-            return self.standard(x) if self.preference() == "standard" else self.sdsa(x)
+            exporting = torch.jit.is_tracing() or torch.compiler.is_exporting()
+            branch = self._branch if exporting else self.preference()
+            if not exporting:
+                self._branch = branch
+            return self.standard(x) if branch == "standard" else self.sdsa(x)
         a = self.alpha
         return a * self.standard(x) + (1 - a) * self.sdsa(x)
 

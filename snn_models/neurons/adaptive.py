@@ -99,11 +99,19 @@ class AdaptiveNode(BaseNeuron):
         # a buffer, so that saving/restoring the weights (best-epoch selection) restores it too
         self._mix: Tensor
         self.register_buffer("_mix", torch.tensor(0.0 if start == "lif" else 1.0))
+        # its value as a Python float, kept in step with the buffer (set_mix, load_state_dict):
+        # the branches below read this, so tracing and torch.export (ONNX) see a constant
+        # instead of converting a tensor to a number
+        self._mix_value = float(self._mix)
 
     @property
     def mix(self) -> float:
         """The BIF share ``m`` of the dynamics (0 = LIF, 1 = BIF)."""
-        return float(self._mix)
+        return self._mix_value
+
+    def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._mix_value = float(self._mix)
 
     @property
     def kind(self) -> str:
@@ -115,6 +123,7 @@ class AdaptiveNode(BaseNeuron):
         if not 0.0 <= mix <= 1.0:
             raise ConfigError(f"adaptive neuron mix must be in [0, 1], got {mix}")
         self._mix.fill_(float(mix))
+        self._mix_value = float(mix)
 
     def initial_v(self, like: Tensor) -> Tensor:
         if self.mix == 0.0:
