@@ -9,6 +9,8 @@ values is multiplied by ``input_scale`` and reshaped to ``input_shape``. Input f
   named ``label`` (if any) holds the true class and is not a feature.
 
 Labels may also come from ``--labels FILE.npy``. With labels, the accuracy is printed.
+Classes are named as in the training data (the card's ``class_names``); a label the model never
+saw, or feature columns other than the training columns, are refused.
 Predictions go to stdout (``index,prediction``) or to ``--out FILE.csv`` with the scores.
 The work is :func:`evolve.export.predict.predict`.
 """
@@ -34,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=__doc__.split("\n\n", 1)[0] if __doc__ else None,
         epilog=(
             "examples:\n"
-            "  evolve predict --model runs/mine/exports/trial_12 --input samples.csv\n"
+            "  evolve predict --model runs/mine/exports/trial_0 --input samples.csv\n"
             "  evolve predict --model exported/ --input x.npy --labels y.npy --out preds.csv"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -67,8 +69,8 @@ def run(a: argparse.Namespace) -> int:
         print(f"wrote {len(result.predictions)} predictions to {result.output}")
     else:
         print("index,prediction")
-        for i, p in enumerate(result.predictions):
-            print(f"{i},{int(p)}")
+        for i, name in enumerate(result.names):
+            print(f"{i},{name}")
     if result.accuracy is not None:
         print(
             f"accuracy {result.accuracy * 100:.2f} % ({result.n_correct}/{len(result.predictions)})"

@@ -9,8 +9,14 @@
   ``italy_power_demand``, ``arrow_head`` (univariate) and ``basic_motions`` (6 channels). Series
   are ``[N, C, L]``; the official test split is kept and 20 % of the official training split,
   stratified, becomes the validation split.
-* A user's series table, ``.csv`` or ``.parquet`` (:func:`load_series_table`): one row per series,
-  a ``label`` column and one numeric column per time point.
+* A user's table, ``.csv`` or ``.parquet`` (:func:`evolve.data.tables.load_table`): one row per sample, a ``label``
+  column and one numeric column per feature (tabular) or per time point (a series; which one is
+  recognised from the column names, see :mod:`evolve.data.kinds`).
+* A user's ``.npz`` file with arrays ``x`` and ``y`` (:func:`load_npz`).
+
+Every data set records its data kind (``image``, ``tabular``, ``series``: :mod:`evolve.data.kinds`)
+and its class names in index order (labels of any type are mapped to ``0..K-1``:
+:mod:`evolve.data.labels`); a table also records its feature column names.
 
 Nothing is ever downloaded.
 """
@@ -31,6 +37,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from evolve.data.kinds import check_data_kind, kind_of_shape
+from evolve.data.labels import class_names_of, default_classes, encode
 from evolve.errors import DataError
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -40,6 +48,19 @@ FASHION_MNIST_FILES = {
     "test_images": "t10k-images-idx3-ubyte.gz",
     "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
+#: Fashion-MNIST's class names, by label (Xiao et al. 2017, the data set's README)
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 
 @dataclass(frozen=True)
@@ -80,6 +101,34 @@ class Dataset:
     #: the preprocessing: a model's input is ``raw × input_scale`` reshaped to ``input_shape``
     #: (digits: pixel counts 0..16, so 1/16; Fashion-MNIST: bytes, so 1/255; .npz: as stored)
     input_scale: float = 1.0
+    #: what one sample is: ``image``, ``tabular`` or ``series`` (:mod:`evolve.data.kinds`);
+    #: ``""``: recognised from ``input_shape``
+    kind: str = ""
+    #: the class names in index order (class ``i`` is ``classes[i]``); ``()``: ``"0"``, ``"1"``, ...
+    classes: tuple[str, ...] = ()
+    #: a table's feature column names, in order (what ``evolve predict`` checks); ``()``: none
+    features: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            object.__setattr__(self, "kind", kind_of_shape(self.input_shape))
+        if not self.classes:
+            object.__setattr__(self, "classes", default_classes(self.n_classes))
+        elif len(self.classes) != self.n_classes:
+            raise DataError(
+                f"data set {self.name!r}: {len(self.classes)} class names for "
+                f"{self.n_classes} classes"
+            )
+
+    def card_entries(self) -> dict[str, Any]:
+        """What a run's ``config.yaml`` and a model card record about the data beyond its
+        shape: ``data_kind``, ``class_names`` (index order) and ``feature_names`` (a table's
+        feature columns in order; ``None`` when the data is not a table of features)."""
+        return {
+            "data_kind": self.kind,
+            "class_names": list(self.classes),
+            "feature_names": list(self.features) or None,
+        }
 
 
 def _stratified_split(
@@ -191,6 +240,7 @@ def load_fashion_mnist(seed: int = 0, data_dir: Path | None = None) -> Dataset:
         n_classes=10,
         source=f"Fashion-MNIST IDX files in {root}",
         input_scale=1.0 / 255.0,
+        classes=FASHION_MNIST_CLASSES,
     )
 
 
@@ -211,23 +261,21 @@ def _series_dataset(
     seed: int,
     source: str,
 ) -> Dataset:
-    """Labels to 0..K-1 (sorted names), then train/val(/test) splits, stratified with ``seed``.
+    """Labels to 0..K-1 (:mod:`evolve.data.labels`: by value when all are whole numbers, else
+    by name), then train/val(/test) splits, stratified with ``seed``.
 
     With an official ``test`` split, 20 % of ``train`` becomes validation; without one, the data is
     split 70/15/15."""
     x_tr, y_tr = train
     labels = [y_tr] if test is None else [y_tr, test[1]]
-    classes = np.unique(np.concatenate([np.asarray(v).astype(str) for v in labels]))
-    index = {c: i for i, c in enumerate(classes)}
-
-    def encode(y: np.ndarray) -> np.ndarray:
-        return np.array([index[v] for v in np.asarray(y).astype(str)], dtype=np.int64)
+    classes = class_names_of(*labels, where=name)
+    y_codes = encode(y_tr, classes, name)
 
     x_tr = np.asarray(x_tr, dtype=np.float32)
     if x_tr.ndim == 2:
         x_tr = x_tr[:, None]
     if test is None:
-        tr, va, te = _stratified_split(x_tr, encode(y_tr), (0.15, 0.15), seed)
+        tr, va, te = _stratified_split(x_tr, y_codes, (0.15, 0.15), seed)
     else:
         from sklearn.model_selection import train_test_split
 
@@ -235,9 +283,9 @@ def _series_dataset(
         if x_te.ndim == 2:
             x_te = x_te[:, None]
         xa, xb, ya, yb = train_test_split(
-            x_tr, encode(y_tr), test_size=0.2, stratify=encode(y_tr), random_state=seed
+            x_tr, y_codes, test_size=0.2, stratify=y_codes, random_state=seed
         )
-        tr, va, te = (xa, ya), (xb, yb), (x_te, encode(test[1]))
+        tr, va, te = (xa, ya), (xb, yb), (x_te, encode(test[1], classes, name))
     return Dataset(
         name=name,
         train=_split(*tr),
@@ -246,6 +294,8 @@ def _series_dataset(
         input_shape=tuple(int(d) for d in x_tr.shape[1:]),
         n_classes=len(classes),
         source=source,
+        kind="series",
+        classes=classes,
     )
 
 
@@ -273,46 +323,6 @@ def load_ucr(name: str, seed: int = 0, data_dir: Path | None = None) -> Dataset:
     )
 
 
-def load_series_table(path: Path, seed: int = 0, label: str = "label") -> Dataset:
-    """A user's series: ``.csv`` or ``.parquet`` with one row per series, a ``label`` column and
-    one numeric column per time point (univariate, equal length). Split 70/15/15, stratified."""
-    import pandas as pd
-
-    try:
-        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    except Exception as e:  # pandas raises many types for a malformed file
-        raise DataError(
-            f"{path}: cannot read as {path.suffix[1:]} ({type(e).__name__}: {e}); "
-            f"one row per series, a {label!r} column and one column per time point"
-        ) from None
-    if label not in df.columns:
-        raise DataError(
-            f"{path}: no {label!r} column (found {', '.join(map(str, df.columns[:6]))}...); "
-            f"add a {label!r} column with each series' class"
-        )
-    values = df.drop(columns=[label])
-    if values.shape[1] < 2:
-        raise DataError(f"{path}: needs at least 2 time-point columns besides {label!r}")
-    bad = [str(c) for c in values.columns if not pd.api.types.is_numeric_dtype(values[c])]
-    if bad:
-        raise DataError(
-            f"{path}: time-point columns must be numeric, not {', '.join(bad[:3])}; "
-            f"only {label!r} may hold text"
-        )
-    x = values.to_numpy(dtype=np.float32)
-    if not np.isfinite(x).all():
-        raise DataError(
-            f"{path}: missing or infinite values; series must be complete and of equal length"
-        )
-    y = df[label].to_numpy()
-    _, counts = np.unique(np.asarray(y).astype(str), return_counts=True)
-    if len(counts) < 2 or counts.min() < 4:
-        raise DataError(f"{path}: needs at least 2 classes with 4 or more series each")
-    return _series_dataset(
-        path.stem, (x, y), None, seed, f"{path} ({x.shape[0]} series of length {x.shape[1]})"
-    )
-
-
 DATASETS: dict[str, Callable[..., Dataset]] = {
     "digits": load_digits,
     "fashion_mnist": load_fashion_mnist,
@@ -320,11 +330,13 @@ DATASETS: dict[str, Callable[..., Dataset]] = {
 }
 
 
-def load_npz(path: Path, seed: int = 0) -> Dataset:
-    """A user data set: an ``.npz`` file with ``x`` (samples, any shape) and ``y`` (integer labels).
+def load_npz(path: Path, seed: int = 0, kind: str | None = None) -> Dataset:
+    """A user data set: an ``.npz`` file with ``x`` (samples) and ``y`` (labels of any type:
+    integers, whole-number floats, names).
 
-    Split 70/15/15, stratified, with ``seed``. Images should be ``[N, C, H, W]`` (or ``[N, H, W]``)
-    for CNNs; anything else is flattened by an MLP.
+    Split 70/15/15, stratified, with ``seed``. ``x`` ``[N, F]`` is tabular, ``[N, C, H, W]`` (or
+    ``[N, H, W]``) images, ``[N, T, C]`` a series; ``kind`` declares it instead (the rules:
+    :mod:`evolve.data.kinds`).
     """
     how = "save it with numpy.savez(path, x=..., y=...)"
     try:
@@ -345,7 +357,13 @@ def load_npz(path: Path, seed: int = 0) -> Dataset:
     from evolve.data.arrays import from_arrays
 
     return from_arrays(
-        x, y, name=path.stem, seed=seed, where=str(path), source=f"{path} ({x.shape[0]} samples)"
+        x,
+        y,
+        name=path.stem,
+        seed=seed,
+        where=str(path),
+        source=f"{path} ({x.shape[0]} samples)",
+        kind=kind,
     )
 
 
@@ -355,34 +373,53 @@ ALIASES = {
 }
 
 
-def load_dataset(name: str, *, seed: int = 0, data_dir: Path | None = None) -> Dataset:
+def load_dataset(
+    name: str, *, seed: int = 0, data_dir: Path | None = None, kind: str | None = None
+) -> Dataset:
     """Load a data set by name (see :data:`DATASETS`), from an ``.npz`` file path, or from a
-    ``.csv``/``.parquet`` table of series.
+    ``.csv``/``.parquet`` table (tabular rows or series).
+
+    Args:
+        name: A name of :data:`DATASETS` (or an alias), or a file.
+        seed: Seed of the splits.
+        data_dir: Folder holding a named set's files.
+        kind: The data kind (``image``, ``tabular``, ``series``; :mod:`evolve.data.kinds`);
+            ``None``: recognised from the file and its shape.
 
     Raises:
-        DataError: an unknown name, a missing or unreadable file, a seed outside 0..2**32-1
-            (what the splitters take).
+        DataError: an unknown name or kind, a missing or unreadable file, a seed outside
+            0..2**32-1 (what the splitters take), a named set declared another kind.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise DataError(f"--seed must be a whole number in 0..{2**32 - 1}, got {seed!r}")
+    check_data_kind(kind)
     name = ALIASES.get(name, name)
     if name in DATASETS:
-        return DATASETS[name](seed=seed, data_dir=data_dir)
+        data = DATASETS[name](seed=seed, data_dir=data_dir)
+        if kind is not None and kind != data.kind:
+            raise DataError(
+                f"data set {name!r} is {data.kind} data, not {kind}; drop data_kind or choose "
+                "another data set"
+            )
+        return data
     if name.endswith((".csv", ".parquet")):
         path = Path(name)
         if not path.is_file():
             raise DataError(
-                f"data file {path} not found; give a .csv/.parquet of series with a 'label' column"
+                f"data file {path} not found; give a .csv/.parquet with a 'label' column and "
+                "one column per feature or time point"
             )
-        return load_series_table(path, seed=seed)
+        from evolve.data.tables import load_table
+
+        return load_table(path, seed=seed, kind=kind)
     if name.endswith(".npz") or "/" in name:
         path = Path(name)
         if not path.is_file():
             raise DataError(
                 f"data file {path} not found; give an .npz with x and y, or one of {', '.join(DATASETS)}"
             )
-        return load_npz(path, seed=seed)
+        return load_npz(path, seed=seed, kind=kind)
     raise DataError(
         f"unknown data set {name!r}; choose one of {', '.join(DATASETS)} "
-        "or give an .npz file, or a .csv/.parquet of series"
+        "or give an .npz file, or a .csv/.parquet table"
     )

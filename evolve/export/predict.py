@@ -7,7 +7,14 @@ array or a file:
 
 * ``.npy``: an array ``[N, features]`` or ``[N, *input_shape]`` (``allow_pickle=False``);
 * ``.csv`` (comma-separated, one header line) or ``.parquet``: one row per sample; a column
-  named ``label`` (if any) holds the true class and is not a feature.
+  named ``label`` (if any) holds the true class and is not a feature. A model trained on a table
+  of features takes only the same feature columns, by name and in the same order (the card's
+  ``feature_names``).
+
+Classes are named as in the training data (the card's ``class_names``: ``cat``/``dog``, the
+UCR archive's ``1``/``2``, ...): predictions carry their names, and true labels are read by
+name (:mod:`evolve.data.labels`); a label the model never saw is refused. A card without class
+names (an older export, an imported NIR graph) names its classes ``0``..``K-1``.
 
 Error messages name the argument they are about (``inputs``, ``labels``, ``output``).
 """
@@ -24,7 +31,15 @@ import numpy as np
 
 from evolve.errors import UserError, translated
 
-__all__ = ["LABEL_COLUMN", "Prediction", "load_export", "predict", "read_labels", "read_samples"]
+__all__ = [
+    "LABEL_COLUMN",
+    "Prediction",
+    "card_classes",
+    "load_export",
+    "predict",
+    "read_labels",
+    "read_samples",
+]
 
 #: The column of a ``.csv``/``.parquet`` file that holds the true classes.
 LABEL_COLUMN = "label"
@@ -37,12 +52,13 @@ class Prediction:
     """What :func:`predict` found.
 
     Attributes:
-        predictions: The predicted class of each sample ``[N]``.
+        predictions: The predicted class index of each sample ``[N]``.
         scores: The model's class scores (logits) ``[N, n_classes]``.
-        labels: The true classes ``[N]`` when given, else ``None``.
+        labels: The true class indices ``[N]`` when given, else ``None``.
         accuracy: The fraction predicted right when labels were given, else ``None``.
         n_correct: How many were predicted right when labels were given, else ``None``.
-        output: The CSV written (``index,prediction,score_0,...``), or ``None``.
+        output: The CSV written (``index,prediction,score_<class>,...``), or ``None``.
+        classes: The class names in index order (the model card's ``class_names``).
     """
 
     predictions: np.ndarray
@@ -51,6 +67,12 @@ class Prediction:
     accuracy: float | None = None
     n_correct: int | None = None
     output: Path | None = None
+    classes: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> list[str]:
+        """The predicted class of each sample, by name."""
+        return [self.classes[int(i)] if self.classes else str(int(i)) for i in self.predictions]
 
 
 def load_export(folder: str | Path) -> tuple[Any, dict[str, Any]]:
@@ -80,13 +102,36 @@ def load_export(folder: str | Path) -> tuple[Any, dict[str, Any]]:
     return checkpoints.read(weights).model, card
 
 
+def card_classes(card: dict[str, Any]) -> tuple[str, ...]:
+    """The class names a model card records, in index order (``"0"``.. when it records none).
+
+    Raises:
+        UserError: class names that do not match the card's ``n_classes``.
+    """
+    data = card.get("data", {})
+    n = int(data.get("n_classes", 0) or 0)
+    names = data.get("class_names")
+    if not names:
+        return tuple(str(i) for i in range(n))
+    if not isinstance(names, list) or (n and len(names) != n):
+        raise UserError(f"model card: class_names {names!r} do not match {n} classes; re-export")
+    return tuple(str(c) for c in names)
+
+
 def read_samples(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     """(features [N, ...] as float32, labels [N] or None) from a .npy, .csv or .parquet file.
 
     Raises:
         UserError: A missing or unreadable file, another suffix, no samples, or non-numbers.
     """
+    x, labels, _ = _read(path)
+    return x, labels
+
+
+def _read(path: str | Path) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """:func:`read_samples` and the feature column names of a table (``None`` for ``.npy``)."""
     path = Path(path)
+    columns = None
     if not path.is_file():
         raise UserError(f"inputs {path}: no such file")
     suffix = path.suffix.lower()
@@ -100,6 +145,7 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
             df = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
             if LABEL_COLUMN in df.columns:
                 labels = df.pop(LABEL_COLUMN).to_numpy()
+            columns = [str(c) for c in df.columns]
             x = df.to_numpy()
         else:
             raise UserError(f"inputs {path}: use a .npy, .csv or .parquet file")
@@ -107,7 +153,7 @@ def read_samples(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         raise
     except Exception as e:
         raise UserError(f"inputs {path}: cannot read it ({type(e).__name__}: {e})") from None
-    return _features(x, f"inputs {path}"), labels
+    return _features(x, f"inputs {path}"), labels, columns
 
 
 def _features(x: Any, where: str) -> np.ndarray:
@@ -139,17 +185,45 @@ def read_labels(path: str | Path) -> np.ndarray:
     return labels
 
 
-def _check_labels(labels: np.ndarray, where: str) -> np.ndarray:
-    """Labels as class indices, or a UserError naming where they came from."""
-    if labels.ndim != 1 or not (
-        np.issubdtype(labels.dtype, np.integer)
-        or (np.issubdtype(labels.dtype, np.floating) and np.all(np.mod(labels, 1) == 0))
-    ):
+def _check_labels(labels: np.ndarray, classes: tuple[str, ...], where: str) -> np.ndarray:
+    """Labels (class names, or whole numbers naming classes) as class indices, or a UserError
+    naming where they came from (an unknown class among them, say)."""
+    from evolve.data.labels import encode
+
+    if labels.ndim != 1:
         raise UserError(
-            f"{where}: labels must be one whole number (a class index) per sample, "
-            f"got {labels.dtype} of shape {labels.shape}"
+            f"{where}: labels must be one class per sample, got an array of shape {labels.shape}"
         )
-    return labels.astype(np.int64)
+    return encode(labels, classes, where)
+
+
+def _check_columns(columns: list[str] | None, card: dict[str, Any], where: str) -> None:
+    """A table's feature columns against the columns the model was trained on (by name, in
+    order); nothing to check for an array or a model trained on no table of features.
+
+    Raises:
+        UserError: the columns differ (the first difference is named).
+    """
+    trained = card.get("data", {}).get("feature_names")
+    if columns is None or not trained or list(columns) == list(trained):
+        return
+    missing = [c for c in trained if c not in columns]
+    extra = [c for c in columns if c not in trained]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"lacks {', '.join(map(repr, missing[:3]))}")
+        if extra:
+            parts.append(f"has unknown {', '.join(map(repr, extra[:3]))}")
+        what = " and ".join(parts)
+    else:
+        i = next(i for i, (a, b) in enumerate(zip(columns, trained, strict=True)) if a != b)
+        what = f"has {columns[i]!r} as feature column {i + 1}, where the model reads {trained[i]!r}"
+    shown = ", ".join(trained[:6]) + (", ..." if len(trained) > 6 else "")
+    raise UserError(
+        f"{where}: its feature columns differ from the training columns: it {what}; give the "
+        f"columns {shown} in this order (and {LABEL_COLUMN!r} for the classes)"
+    )
 
 
 def _check_output(path: str | Path) -> Path:
@@ -200,9 +274,11 @@ def predict(
     with translated():
         out = _check_output(output) if output is not None else None
         net, card = load_export(model)
+        classes = card_classes(card)
         if isinstance(inputs, str | Path):
-            x, found = read_samples(inputs)
+            x, found, columns = _read(inputs)
             where = f"inputs {inputs}"
+            _check_columns(columns, card, where)
         else:
             x, found, where = _features(inputs, "inputs"), None, "inputs"
         shape = tuple(card["data"]["input_shape"])
@@ -218,11 +294,11 @@ def predict(
         batch = torch.from_numpy(x.reshape(len(x), *shape) * scale)
         truth = None
         if isinstance(labels, str | Path):
-            truth = _check_labels(read_labels(labels), f"labels {labels}")
+            truth = _check_labels(read_labels(labels), classes, f"labels {labels}")
         elif labels is not None:
-            truth = _check_labels(np.asarray(labels), "labels")
+            truth = _check_labels(np.asarray(labels), classes, "labels")
         elif found is not None:
-            truth = _check_labels(found, f"{where} column {LABEL_COLUMN!r}")
+            truth = _check_labels(found, classes, f"{where} column {LABEL_COLUMN!r}")
         if truth is not None and len(truth) != len(x):
             raise UserError(f"{len(truth)} labels for {len(x)} samples")
         scores = []
@@ -232,12 +308,9 @@ def predict(
         logits = torch.cat(scores).numpy()
         preds = logits.argmax(1)
         if out is not None:
-            cols = ["index", "prediction", *(f"score_{c}" for c in range(logits.shape[1]))]
-            rows = np.column_stack([np.arange(len(preds)), preds, logits])
-            header = ",".join(cols)
-            np.savetxt(out, rows, delimiter=",", header=header, comments="", fmt="%.8g")
+            _write_csv(out, preds, logits, classes)
     if truth is None:
-        return Prediction(predictions=preds, scores=logits, output=out)
+        return Prediction(predictions=preds, scores=logits, output=out, classes=classes)
     right = preds == truth
     return Prediction(
         predictions=preds,
@@ -246,4 +319,17 @@ def predict(
         accuracy=float(right.mean()),
         n_correct=int(right.sum()),
         output=out,
+        classes=classes,
     )
+
+
+def _write_csv(path: Path, preds: np.ndarray, logits: np.ndarray, classes: tuple[str, ...]) -> None:
+    """``index,prediction,score_<class>,...``: the predicted class by name, one score per class
+    (quoted where a name holds a comma)."""
+    import csv
+
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["index", "prediction", *(f"score_{c}" for c in classes)])
+        for i, (p, row) in enumerate(zip(preds, logits, strict=True)):
+            w.writerow([i, classes[int(p)], *(f"{v:.8g}" for v in row)])

@@ -42,6 +42,17 @@ def test_every_input_kind_has_an_example() -> None:
     assert set(EXAMPLE_SHAPES) == set(INPUT_KINDS)
 
 
+def test_every_data_kind_is_an_input_some_kind_takes() -> None:
+    """A search keeps the kinds whose ``inputs`` hold its data's input kind
+    (``evolve.data.kinds``): each data kind has such a kind, and its example shape is that
+    data kind's sample shape."""
+    from evolve.data.kinds import NETWORK_INPUT, kind_of_shape
+
+    for data_kind, inp in NETWORK_INPUT.items():
+        assert any(inp in kind.inputs for kind in KINDS.values()), data_kind
+        assert kind_of_shape(EXAMPLE_SHAPES[inp]) == data_kind
+
+
 @pytest.mark.parametrize("name", list(KINDS))
 def test_entry_is_consistent(name: str) -> None:
     kind = KINDS[name]

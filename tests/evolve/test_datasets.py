@@ -93,7 +93,7 @@ def test_npz_user_data_set(tmp_path: Path) -> None:
     [
         ({"x": np.zeros((10, 2))}, "needs arrays 'x' (samples) and 'y' (labels)"),
         ({"x": np.zeros((10, 2)), "y": np.zeros(9, dtype=int)}, "one integer label per sample"),
-        ({"x": np.zeros((10, 2)), "y": np.zeros(10)}, "one integer label per sample"),
+        ({"x": np.zeros((10, 2)), "y": np.linspace(0, 1, 10)}, "an integer label or a class"),
     ],
 )
 def test_bad_npz_is_named(tmp_path: Path, arrays: dict, message: str) -> None:
