@@ -1,5 +1,8 @@
 """What the experiment scripts share: data subsets, one training run, statistics, output.
 
+Output: :func:`write_json` writes ``benchmarks/results/<name>.json`` with the ``meta`` block of
+``benchmarks/meta.py``; ``benchmarks/render_tables.py`` renders the docs' tables from it.
+
 Every run goes through :func:`evolve.engine.trial.evaluate_trial`, the exact code a search trial runs:
 the model is selected on validation accuracy, energy is measured from its spikes on the
 validation split, and accuracy is reported on the held-out test split.
@@ -8,7 +11,6 @@ validation split, and accuracy is reported on the held-out test split.
 from __future__ import annotations
 
 import json
-import platform
 import statistics
 import sys
 import time
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from meta import write_result
 
 from evolve.data.datasets import Dataset, Split, load_dataset
 from evolve.engine.trial import TrialSettings, evaluate_trial
@@ -112,20 +115,12 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
-def environment() -> dict[str, Any]:
-    return {
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "machine": platform.machine(),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-    }
+def write_json(path: Path, payload: dict[str, Any], name: str | None = None) -> None:
+    """Write ``payload`` with its ``meta`` block (see ``benchmarks/meta.py``) to ``path``.
 
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"environment": environment(), **payload}, indent=2, default=str))
-    print(f"json: {path}")
+    ``name`` is the benchmark's name (default: the running script's stem).
+    """
+    write_result(path, name or Path(sys.argv[0]).stem, payload, threads=torch.get_num_threads())
 
 
 def pyplot() -> Any:

@@ -4,18 +4,18 @@ Both blocks take spikes ``[T=4, B=32, N, D=128]`` (2 heads) and are timed interl
 process (rotating order, median over rounds), on the CPU, at N in {64, 256}. The claim to test:
 SDSA is no slower than standard attention at N = 256. Prints a table and writes JSON.
 
-    .venv/bin/python benchmarks/attention_speed.py --out runs/bench/attention_speed.json
+    .venv/bin/python benchmarks/attention_speed.py --out benchmarks/results/attention_speed.json
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
 import torch
+from meta import default_out, write_result
 
 from snn_models.attention import make_attention
 from snn_models.functional import reset_net
@@ -37,7 +37,7 @@ def main() -> None:
     )
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--tokens", type=int, nargs="+", default=[64, 256])
-    ap.add_argument("--out", type=Path, default=Path("runs/bench/attention_speed.json"))
+    ap.add_argument("--out", type=Path, default=default_out("attention_speed"))
     args = ap.parse_args()
     torch.manual_seed(0)
     rows = []
@@ -73,8 +73,7 @@ def main() -> None:
         "target": "SDSA no slower than standard at N = 256",
         "pass": all(r["ratio_sdsa_over_standard"] <= 1.0 for r in rows if r["tokens"] == 256),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args.out, "attention_speed", result)
     print("| N | standard ms | SDSA ms | SDSA / standard |")
     print("|---|---:|---:|---:|")
     for r in rows:

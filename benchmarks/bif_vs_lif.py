@@ -9,7 +9,7 @@ the mean test accuracy is higher by more than the larger of the two seed standar
 Fashion-MNIST (Debian package ``dataset-fashion-mnist``) is cut to a seeded subset so the whole
 experiment fits in minutes on 2 cores; ``--fashion-train`` raises it.
 
-    .venv/bin/python benchmarks/bif_vs_lif.py --out runs/bench/bif_vs_lif.json
+    .venv/bin/python benchmarks/bif_vs_lif.py --out benchmarks/results/bif_vs_lif.json
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import load, mean_std, pm, pyplot, run, table, write_json
+from meta import default_out
 from tqdm import tqdm
 
 NEURONS = ("lif", "bif")
@@ -52,7 +53,7 @@ def main() -> None:
     ap.add_argument("--fashion-train", type=int, default=6000, help="training samples kept")
     ap.add_argument("--fashion-eval", type=int, default=2000, help="val and test samples kept")
     ap.add_argument("--datasets", nargs="+", default=["digits", "fashion_mnist"])
-    ap.add_argument("--out", type=Path, default=Path("runs/bench/bif_vs_lif.json"))
+    ap.add_argument("--out", type=Path, default=default_out("bif_vs_lif"))
     args = ap.parse_args()
 
     tasks = []

@@ -17,7 +17,7 @@ and Permuted-Digits (domain-incremental, 5 fixed pixel permutations). Strategies
 * ``replay_stdp``  — ``stdp`` with the replay buffer for the readout;
 * ``replay_stdp (stdp off)`` — the same with ``stdp_lr = 0``: what STDP itself adds.
 
-    .venv/bin/python benchmarks/continual.py --out runs/bench/continual.json
+    make bench-continual   # = .venv/bin/python benchmarks/continual.py --out benchmarks/results/continual.json
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 from _common import mean_std, pm, pyplot, table, write_json
+from meta import RESULTS, default_out
 from tqdm import tqdm
 
 from evolve.continual_learning.streams import make_stream
@@ -71,7 +72,7 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=256)
     ap.add_argument("--timesteps", type=int, default=4)
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--out", type=Path, default=Path("runs/bench/continual.json"))
+    ap.add_argument("--out", type=Path, default=default_out("continual"))
     args = ap.parse_args()
     torch.set_num_threads(2)
     model = arch(args.width, args.timesteps, args.lr)
@@ -193,9 +194,9 @@ def plot(runs: dict[str, dict[str, list[dict[str, Any]]]], path: Path) -> None:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     print(f"plot: {path}")
-    results = Path(__file__).parent / "results"
-    results.mkdir(exist_ok=True)
-    shutil.copy(path, results / path.name)
+    if path.resolve() != (RESULTS / path.name).resolve():
+        RESULTS.mkdir(exist_ok=True)
+        shutil.copy(path, RESULTS / path.name)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ false-positive rate (flagged normal / normal beats of the excerpt), the abnormal
 over the threshold, the flag rate of record 208's held-out normal beats and of the beats the
 normal-beat rule rejected (mostly PVCs), and energy per beat.
 
-    .venv/bin/python benchmarks/ecg.py --out runs/bench/ecg.json
+    .venv/bin/python benchmarks/ecg.py --out benchmarks/results/ecg.json
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import mean_std, pm, table, write_json
+from meta import default_out
 
 from evolve.apps.ecg.pipeline import ECGSettings, load_excerpt, run_pipeline
 from snn_models.energy import PJ_PER_UJ, get_profile
@@ -70,7 +71,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=ECGSettings.epochs)
     ap.add_argument("--quantile", type=float, default=ECGSettings.quantile)
-    ap.add_argument("--out", type=Path, default=Path("runs/bench/ecg.json"))
+    ap.add_argument("--out", type=Path, default=default_out("ecg"))
     args = ap.parse_args()
     excerpt = load_excerpt()
     runs: dict[str, list[dict[str, Any]]] = {}

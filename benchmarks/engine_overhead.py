@@ -7,14 +7,13 @@ from its start to the next trial's start minus the time spent inside the trainin
 
 Target (issue 3): median <= 0.3 s per trial with SQLite storage.
 
-    .venv/bin/python benchmarks/engine_overhead.py --trials 50 --out runs/bench/engine_overhead.json
+    .venv/bin/python benchmarks/engine_overhead.py --trials 50 --out benchmarks/results/engine_overhead.json
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import platform
 import statistics
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import optuna
 import torch
+from meta import default_out, write_result
 
 from evolve.cli import main as evolve_main
 
@@ -46,7 +46,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--trials", type=int, default=50)
-    ap.add_argument("--out", type=Path, default=Path("runs/bench/engine_overhead.json"))
+    ap.add_argument("--out", type=Path, default=default_out("engine_overhead"))
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,8 +100,7 @@ def main() -> None:
         "machine": platform.processor() or platform.machine(),
         "overheads_s": overheads,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args.out, "engine_overhead", result)
     print("| measure | seconds per trial |")
     print("|---|---|")
     print(f"| median engine overhead | {med:.3f} |")

@@ -10,7 +10,7 @@ shows as growing seconds per trial.
 
 Target (issue 10): resident memory grows by at most 50 MB from trial 50 to the last trial.
 
-    .venv/bin/python benchmarks/long_run.py --trials 300 --out runs/bench/long_run.json
+    .venv/bin/python benchmarks/long_run.py --trials 300 --out benchmarks/results/long_run.json
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 from _common import table, write_json
+from meta import default_out
 
 from agents import OptunaAgent, Proposal, parse_objectives
 from evolve.engine.arch import arch_to_specs
@@ -110,7 +111,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=300)
     ap.add_argument("--every", type=int, default=25, help="a table row every this many trials")
     ap.add_argument("--sampler", default="auto", help="auto (nsga2), tpe, random, qmc")
-    ap.add_argument("--out", type=Path, default=Path("runs/bench/long_run.json"))
+    ap.add_argument("--out", type=Path, default=default_out("long_run"))
     args = ap.parse_args()
     if args.trials <= WARM_UP:
         ap.error(f"--trials must be over {WARM_UP} (memory is compared from trial {WARM_UP})")

@@ -34,7 +34,7 @@ from ours), plus the W3 input gradients against snnTorch and SpikingJelly.
 
 Run (``make bench`` does the first)::
 
-    .venv/bin/python benchmarks/neurons.py --out runs/bench/neurons.json
+    .venv/bin/python benchmarks/neurons.py --out benchmarks/results/neurons.json
     .venv/bin/python benchmarks/neurons.py --quick          # smoke run, a few rounds
 
 The peers come from the ``bench`` extra (``pip install -c constraints.txt -e '.[dev,bench]'``).
@@ -52,7 +52,6 @@ import datetime as dt
 import gc
 import hashlib
 import importlib.metadata
-import json
 import os
 import platform
 import statistics
@@ -67,6 +66,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from meta import default_out, write_result
 from torch import Tensor, nn
 
 from snn_models.functional import reset_net
@@ -657,7 +657,7 @@ def code_version() -> dict[str, str | None]:
 # --------------------------------------------------------------------------- main
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    p.add_argument("--out", type=Path, default=Path("runs/bench/neurons.json"), help="JSON path")
+    p.add_argument("--out", type=Path, default=default_out("neurons"), help="JSON path")
     p.add_argument(
         "--rounds",
         type=int,
@@ -792,8 +792,7 @@ def main(argv: list[str] | None = None) -> int:
         "raw_ms": raw,
         "wall_s": time.perf_counter() - started,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args.out, "neurons", result)
     print(f"\n[bench] wrote {args.out} in {result['wall_s']:.0f} s", file=sys.stderr)
     return 0
 

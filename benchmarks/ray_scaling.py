@@ -11,7 +11,7 @@ search). Early stopping is off so that every trial trains the same number of epo
   (Tune's scheduling, asking, actor reuse) count; and its in-trial part, median over trials of
   the trial's duration in the study (asked → told) minus ``wall_seconds``.
 
-    .venv/bin/python benchmarks/ray_scaling.py --out runs/bench/ray_scaling.json
+    .venv/bin/python benchmarks/ray_scaling.py --out benchmarks/results/ray_scaling.json
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any
 
 import optuna
 from _common import table, write_json
+from meta import default_out
 
 from agents.ray_backend import RAY_ENV
 
@@ -98,7 +99,7 @@ def main() -> None:
     )
     ap.add_argument("--trials", type=int, default=8)
     ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--out", type=Path, default=Path("runs/bench/ray_scaling.json"))
+    ap.add_argument("--out", type=Path, default=default_out("ray_scaling"))
     args = ap.parse_args()
     rows, runs = [], []
     with tempfile.TemporaryDirectory(prefix="scaling") as tmp:

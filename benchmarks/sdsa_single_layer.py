@@ -13,7 +13,7 @@ non-standard block, best validation accuracy first), beside its all-standard twi
 architecture, every block ``standard``), same seeds and epochs. Target: some hybrid matches its
 twin's test accuracy within 1 point with >= 20% less total energy.
 
-    .venv/bin/python benchmarks/sdsa_single_layer.py --out runs/bench/sdsa_single_layer.json
+    .venv/bin/python benchmarks/sdsa_single_layer.py --out benchmarks/results/sdsa_single_layer.json
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 from _common import front_of, latest_search_run, load, mean_std, pm, pyplot, run, table, write_json
+from meta import default_out
 from tqdm import tqdm
 
 
@@ -201,7 +202,7 @@ def main() -> None:
     ap.add_argument("--search-run", type=Path, help="a hybrid_attention run folder for part B")
     ap.add_argument("--front-points", type=int, default=3, help="hybrids retrained in part B")
     ap.add_argument("--skip-search", action="store_true", help="part A only")
-    ap.add_argument("--out", type=Path, default=Path("runs/bench/sdsa_single_layer.json"))
+    ap.add_argument("--out", type=Path, default=default_out("sdsa_single_layer"))
     args = ap.parse_args()
     data = load("digits")
     a = part_a(args, data)

@@ -9,7 +9,7 @@ default agent reaches random search's final hypervolume in <= 50% of random sear
 averaged over seeds.
 
     .venv/bin/python benchmarks/search_efficiency.py --seeds 0 1 2 --trials 24 \
-        --out runs/bench/search_efficiency.json
+        --out benchmarks/results/search_efficiency.json
 
 Writes the JSON and a PNG of the curves beside it (matplotlib, from the `bench` extra).
 """
@@ -17,7 +17,6 @@ Writes the JSON and a PNG of the curves beside it (matplotlib, from the `bench` 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -26,6 +25,7 @@ from typing import Any
 
 import optuna
 import yaml
+from meta import default_out, write_result
 
 from agents import hypervolume, parse_objectives
 from evolve.cli import main as evolve_main
@@ -105,7 +105,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--trials", type=int, default=80)
     ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--out", type=Path, default=Path("runs/bench/search_efficiency.json"))
+    ap.add_argument("--out", type=Path, default=default_out("search_efficiency"))
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -145,8 +145,7 @@ def main() -> None:
         "pass": bool(reached) and len(reached) == len(ratios) and statistics.median(reached) <= 0.5,
         "runs": runs,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(summary, indent=2) + "\n")
+    write_result(args.out, "search_efficiency", summary)
     print(
         "| seed | random final HV | default final HV | random time (s) | default time to random's HV (s) | ratio | pruned (default) |"
     )

@@ -17,10 +17,11 @@ to a seeded subset so the table builds in minutes on 2 cores), the rows are:
 
 Accuracy and energy are means over ``--seeds`` seeds (the seed of the initialisation and the data
 order; the split is fixed). Energy is per inference on the test split, from measured spikes
-(45 nm model; it ignores memory access, which favours neither side in a fair way: see README).
+(45 nm model; it ignores memory access, which favours neither side in a fair way: see
+docs/training.md, "SNN against ANN").
 Latency is the median wall time per sample of ``model(x)`` on this CPU for batch 1 and batch 256.
 
-    .venv/bin/python benchmarks/snn_vs_ann.py --out runs/bench/snn_vs_ann.json
+    .venv/bin/python benchmarks/snn_vs_ann.py --out benchmarks/results/snn_vs_ann.json
 
 ``--reuse OLD.json --only-kd`` retrains only the KD rows (e.g. with another teacher) and takes
 every other row from OLD.json, which must come from the same data and architecture settings.
@@ -36,6 +37,7 @@ from typing import Any
 
 import torch
 from _common import front_of, latency_ms, load, mean_std, table, write_json
+from meta import default_out
 from tqdm import tqdm
 
 from evolve.engine.arch import arch_to_specs
@@ -230,7 +232,7 @@ def main() -> None:
     ap.add_argument("--reuse", type=Path, help="an earlier JSON whose other rows are kept")
     ap.add_argument("--teacher-cache", type=Path, default=Path("runs/teachers"))
     ap.add_argument("--convert-timesteps", type=int, nargs="+", default=[8, 16, 32])
-    ap.add_argument("--out", type=Path, default=Path("runs/bench/snn_vs_ann.json"))
+    ap.add_argument("--out", type=Path, default=default_out("snn_vs_ann"))
     args = ap.parse_args()
     if args.only_kd and args.reuse is None:
         ap.error("--only-kd needs --reuse OLD.json")

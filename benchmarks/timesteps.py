@@ -7,7 +7,7 @@ everything else fixed, over several seeds: test accuracy, energy per inference (
 its validation spikes) and CPU latency per sample (median of repeated eval-mode forwards at batch
 1 and batch 64, on this machine, measured after the training runs).
 
-    .venv/bin/python benchmarks/timesteps.py --out runs/bench/timesteps.json
+    .venv/bin/python benchmarks/timesteps.py --out benchmarks/results/timesteps.json
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from _common import (
     table,
     write_json,
 )
+from meta import default_out
 from tqdm import tqdm
 
 from evolve.engine.arch import arch_to_specs
@@ -52,7 +53,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--search-run", type=Path, help="a hybrid_attention run folder")
-    ap.add_argument("--out", type=Path, default=Path("runs/bench/timesteps.json"))
+    ap.add_argument("--out", type=Path, default=default_out("timesteps"))
     args = ap.parse_args()
     arch, source = pick_arch(args.search_run)
     print(f"architecture: {source}: {arch}")

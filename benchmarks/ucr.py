@@ -12,7 +12,7 @@ For each data set:
    SNN's from its real spikes (SOPs, plus MACs of the first layer that reads the samples), the
    ANN's from its MACs.
 
-Run: ``make bench-ucr`` (= ``python benchmarks/ucr.py --out runs/bench/ucr.json``).
+Run: ``make bench-ucr`` (= ``python benchmarks/ucr.py --out benchmarks/results/ucr.json``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 from _common import front_of, load, mean_std, pm, table, write_json
+from meta import default_out
 from tqdm import tqdm
 
 from evolve.engine.arch import arch_to_specs
@@ -131,7 +132,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--runs", type=Path, default=Path("runs/bench/ucr"), help="search runs")
     p.add_argument("--fresh", action="store_true", help="search again even if a run exists")
-    p.add_argument("--out", type=Path, default=Path("runs/bench/ucr.json"))
+    p.add_argument("--out", type=Path, default=default_out("ucr"))
     args = p.parse_args()
     results = [run_set(name, args) for name in args.sets.split(",")]
     header = ["data set", "SNN (searched)", "model", "test accuracy %", "energy µJ", "SNN/ANN"]

@@ -170,7 +170,8 @@ def test_processes_joining_one_study_record_each_trial_once_and_share_the_sample
         (t.number, t.state.name, t.user_attrs.get("error")) for t in trials
     ]
     # each process stops once the study holds TRIALS finished or running trials; processes that
-    # check at the same instant may each start one more (README, "Running on a Ray cluster")
+    # check at the same instant may each start one more (docs/cluster.md, "Several processes on
+    # one study")
     assert TRIALS <= len(trials) <= TRIALS + PROCESSES - 1
     asked = {side: _numbers(log, r"trial (\d+) arch ") for side, log in logs.items()}
     done = {side: _numbers(log, r"trial (\d+) (?:complete|pruned)") for side, log in logs.items()}
