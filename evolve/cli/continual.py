@@ -38,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "  evolve continual                                   # continual space, split-digits\n"
             "  evolve continual --scenario permuted-digits --trials 20\n"
             "  evolve continual --space hybrid_neuron --strategy replay --buffer-size 100\n"
-            "  evolve continual --study my-search --trial 12 --scenario permuted-digits\n"
+            "  evolve continual --study mine --trial 0 --scenario permuted-digits\n"
             f"scenarios: {', '.join(STREAMS)}, or a comma-separated list of data sets/.npz files\n"
             f"strategies: {', '.join(STRATEGIES)}"
         ),

@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "  evolve convert                                 # MLP twin on digits\n"
             "  evolve convert --arch cnn --timesteps 8,16,32,64,128\n"
             "  evolve convert --ann runs/teachers/digits-mlp-w256-s0.pt\n"
-            "  evolve convert --ann runs/convert-digits-.../ann.pt --percentile 100"
+            "  evolve convert --ann runs/teachers/digits-mlp-w256-s0.pt --percentile 100"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

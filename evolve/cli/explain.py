@@ -33,8 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog=(
             "examples:\n"
             "  evolve explain runs/mine                      # best-accuracy front trial, sample 0\n"
-            "  evolve explain runs/mine --trial 12 --sample 7 --neurons 3\n"
-            "  evolve explain --study mine --trial 12 --split val --out explained/\n"
+            "  evolve explain runs/mine --trial 0 --sample 7 --neurons 3\n"
+            "  evolve explain --study mine --trial 0 --split val --out explained/\n"
             "\n"
             "default folder: runs/<study>/explain/trial_N-sample_I/ (regenerated each time)"
         ),

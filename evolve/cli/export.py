@@ -17,11 +17,15 @@ _FLAGS = (
     ("at or below max_energy", "at or below --max-energy"),
     ("choose a trial by its number", "pass --trial N"),
     ("trial must be 'best' or a trial number", "--trial must be best or a trial number"),
+    ("; leave trial out", "; leave --trial out"),
+    ("trial: ", "--trial: "),
     (
         "restrict the search space to NIR-expressible candidates (constraint 'nir')",
         "search with --constraint nir to get candidates that export",
     ),
     ("or export formats ", "or pass --format "),
+    ("nir_for: unknown", "--nir-for: unknown"),
+    ("(nir_for 'nir')", "(--nir-for nir)"),
 )
 
 
@@ -32,7 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "export",
         help="export a Pareto-front model to TorchScript / ONNX / NIR with a model card",
         description=(
-            "Export a trial's trained model from a search run. --trial best picks among the "
+            "Export a trained model: a trial of a search run, or the model of an `evolve train` "
+            "folder (RUN is then that folder). --trial best picks among the "
             "Pareto-front trials by --pick (accuracy, energy, or knee: the front point farthest "
             "from the line through its two extremes), within --max-energy if given. Each "
             "format is reloaded and checked against the in-memory model on the test split. "
@@ -42,14 +47,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog=(
             "examples:\n"
             "  evolve export runs/mine                        # best accuracy, all formats\n"
-            "  evolve export runs/mine --pick knee --format onnx\n"
+            "  evolve export runs/mine --pick knee --format onnx --out knee/\n"
             "  evolve export runs/mine --pick accuracy --max-energy 0.05 --out exported/\n"
-            "  evolve export --study mine --storage postgresql://... --trial 12\n"
-            "  evolve predict --model runs/mine/exports/trial_12 --input samples.csv"
+            "  evolve export --study mine --storage sqlite:///runs/mine/study.db --trial 0 --out t0/\n"
+            "  evolve predict --model runs/mine/exports/trial_0 --input samples.csv\n"
+            "  (a model from evolve train: see evolve train --help)"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_run_argument(p)
+    p.add_argument(
+        "--storage", help="read the study from this storage instead of the one the run recorded"
+    )
     p.add_argument("--trial", default="best", help="best (default) or a trial number")
     p.add_argument("--pick", choices=PICKS, default="accuracy", help="how best is chosen")
     p.add_argument("--max-energy", type=float, help="only front trials at or below this µJ")
@@ -60,6 +69,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "comma-separated for several",
     )
     p.add_argument("--out", type=Path, help="output folder (default runs/<study>/exports/trial_N)")
+    p.add_argument(
+        "--nir-for",
+        default="nir",
+        metavar="READER",
+        help="write the NIR file the way READER reads it: nir (textbook, default), snntorch, "
+        "norse (docs/export.md lists which readers give identical spikes)",
+    )
     p.set_defaults(func=run)
 
 
@@ -85,7 +101,9 @@ def run(a: argparse.Namespace) -> int:
             out=a.out,
             pick=a.pick,
             max_energy=a.max_energy,
+            storage=a.storage,
             command="evolve " + " ".join(sys.argv[1:]),
+            nir_for=a.nir_for,
         )
     except UserError as e:
         said = _in_flags(e)

@@ -22,12 +22,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "Train one spiking architecture with surrogate gradients, then report test accuracy, "
             "energy per inference measured from its real spikes (and the equivalent ANN's), "
             "per-layer firing rates and wall time. Writes log.txt, config.yaml, result.json and "
-            "model.pt (and model_card.json, for evolve predict --model RUN) into a new folder "
-            "under --out."
+            "model.pt and model_card.json (for evolve predict --model RUN and evolve export RUN) "
+            "into a new folder under --out."
         ),
         epilog=(
             "examples:\n"
             "  evolve train                                   # spiking MLP on digits\n"
+            "  evolve export runs/train-digits-*              # export the folder it printed\n"
+            "  evolve predict --model runs/train-digits-* --input samples.csv\n"
             "  evolve train --arch cnn --neuron lif,bif --timesteps 6\n"
             "  evolve train --arch my_net.yaml --dataset fashion-mnist --epochs 5\n"
             "A YAML architecture holds the NetSpec keys (kind, layers, timesteps, encoder, ...)\n"

@@ -32,10 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evolve.errors import ModelSpecError, RunError, UserError, translated
+from evolve.errors import ModelSpecError, RunError, translated
 from evolve.export.exporters import (
     EXPORTERS,
     data_section,
+    nir_reader_refusal,
     parse_formats,
     versions,
     wants_all,
@@ -44,8 +45,6 @@ from evolve.store.runfolder import new_folder
 
 if TYPE_CHECKING:
     import torch
-
-    from agents import RunStore
 
 __all__ = ["CARD", "ENERGY_MODEL", "ExportResult", "export_trial"]
 
@@ -65,7 +64,7 @@ class ExportResult:
     Attributes:
         out: The export folder.
         study: The study's name.
-        number: The exported trial's number.
+        number: The exported trial's number (``None`` for a model folder's model).
         test_accuracy: The model's accuracy on the test split, measured now.
         n_test: The size of the test split.
         energy: The trial's energy per inference in µJ as recorded (``None`` if not recorded).
@@ -77,38 +76,13 @@ class ExportResult:
 
     out: Path
     study: str
-    number: int
+    number: int | None
     test_accuracy: float
     n_test: int
     energy: float | None
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)
     card: dict[str, Any] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
-
-
-def _number(
-    run_dir: Path,
-    store: RunStore,
-    cfg: dict[str, Any],
-    trial: int | str,
-    pick: str,
-    max_energy: float | None,
-) -> int:
-    """The trial number ``trial`` means (``"best"``: picked off the front by ``pick``)."""
-    if isinstance(trial, bool):
-        raise UserError(f"trial must be 'best' or a trial number, got {trial!r}")
-    if trial != "best":
-        try:
-            return int(trial)
-        except (TypeError, ValueError):
-            raise UserError(f"trial must be 'best' or a trial number, got {trial!r}") from None
-    from agents.pareto import pick as pick_trial
-    from evolve.store.results import pareto_summary
-    from evolve.store.run import front_settings
-
-    objectives, reference = front_settings(cfg, run_dir)
-    front = pareto_summary(store, objectives, reference)["front"]
-    return pick_trial(front, pick, max_energy)
 
 
 def _expressible(
@@ -161,8 +135,10 @@ def export_trial(
     max_energy: float | None = None,
     storage: str | None = None,
     command: str | None = None,
+    nir_for: str = "nir",
 ) -> ExportResult:
-    """Export a trial's trained model to TorchScript / ONNX / NIR with a model card.
+    """Export a search trial's trained model, or a model folder's, to TorchScript / ONNX / NIR
+    with a model card.
 
     Each format is reloaded and checked against the in-memory model on the test split (see
     :data:`evolve.export.exporters.EXPORTERS`); a format that does not reproduce the model is an
@@ -172,16 +148,23 @@ def export_trial(
     format and ``model_card.json``.
 
     Args:
-        run: The run folder (``runs/<study>``) of a search.
-        trial: A trial number, or ``"best"``: the front trial chosen by ``pick``.
+        run: The run folder (``runs/<study>``) of a search, or a folder holding one trained
+            model (``model.pt`` and ``model_card.json``: what ``evolve train`` writes, the final
+            model of ``evolve continual``, an earlier export; see :mod:`evolve.export.source`).
+        trial: A trial number, or ``"best"``: the front trial chosen by ``pick`` (a model
+            folder takes only ``"best"``).
         formats: Format names (``torchscript``, ``onnx``, ``nir``), a comma-separated string of
             them, or ``"all"`` (the default: every format that can express the model).
-        out: The folder to create (default ``<run>/exports/trial_<N>``); it must not exist.
+        out: The folder to create (default ``<run>/exports/trial_<N>``, for a model folder
+            ``<folder>/exports/model``); it must not exist.
         pick: With ``trial="best"``: ``accuracy`` (the most accurate), ``energy`` (the
             cheapest) or ``knee`` (see :func:`agents.pareto.knee`).
         max_energy: With ``trial="best"``: only front trials at or below this many µJ.
         storage: Read the study from this storage instead of the recorded one.
         command: The command recorded in the card (default: this call, written out).
+        nir_for: The reader the NIR file is written for: ``nir`` (the textbook file, the
+            default), ``snntorch`` or ``norse`` (the way that tool's importer reads NIR; see
+            :mod:`snn_models.nir.peers`); a model the reader cannot read is refused up front.
 
     Returns:
         The export folder, the trial, its test accuracy, energy and the format checks.
@@ -196,37 +179,29 @@ def export_trial(
         >>> result = export_trial("runs/mine", pick="knee", formats="onnx")  # doctest: +SKIP
         >>> result.out, result.test_accuracy                                 # doctest: +SKIP
     """
-    from agents import AgentError
-    from evolve.data.datasets import load_dataset
-    from evolve.store import checkpoints
-    from evolve.store.run import dataset_of, load_run
+    from evolve.export.source import from_model_folder, from_search, is_model_folder
     from evolve.training.trainer import evaluate
 
     with translated():
         formats = formats if isinstance(formats, str) else [str(f) for f in formats]
         names, everything = parse_formats(formats), wants_all(formats)
         run_dir = Path(run).resolve()
-        store, cfg = load_run(run_dir, storage)
-        number = _number(run_dir, store, cfg, trial, pick, max_energy)
-        try:
-            record = store.trial(number)
-        except AgentError:
-            raise RunError(
-                f"study {run_dir.name!r} has no trial {number}; see `evolve show {run_dir}`"
-            ) from None
-        target = Path(out).resolve() if out is not None else run_dir / "exports" / f"trial_{number}"
+        if is_model_folder(run_dir):
+            src = from_model_folder(run_dir, trial)
+        else:
+            src = from_search(run_dir, trial, pick=pick, max_energy=max_energy, storage=storage)
+        default = (
+            run_dir / "exports" / (f"trial_{src.number}" if src.number is not None else "model")
+        )
+        target = Path(out).resolve() if out is not None else default
         if target.exists():  # before any work; new_folder checks again
             raise RunError(f"{target} already exists; choose another --out or delete it")
-        ckpt = checkpoints.load(run_dir, number)  # a damaged file is refused before a folder
-        model = ckpt.model
-        kept, skipped = _expressible(names, everything, model, ckpt.input_shape)
-        seed = int(cfg.get("seed", 0))
-        data = load_dataset(
-            dataset_of(cfg, run_dir),
-            seed=seed,
-            data_dir=Path(cfg["data_dir"]) if cfg.get("data_dir") else None,
-        )
-        attrs = record.attrs
+        model, data, recorded = src.model, src.data, src.recorded
+        kept, skipped = _expressible(names, everything, model, src.input_shape)
+        if "nir" in kept or nir_for != "nir":  # an unknown reader is named even without NIR
+            why = nir_reader_refusal(model, src.input_shape, nir_for)
+            if why is not None and "nir" in kept:
+                raise ModelSpecError(why)
         if command is None:
             given = None if out is None else target
             asked = "all" if everything else names
@@ -234,44 +209,44 @@ def export_trial(
         with new_folder(target) as tmp:
             x = data.test.x
             test_acc = evaluate(model, data.test)
-            shutil.copyfile(ckpt.path, tmp / "model.pt")
+            shutil.copyfile(src.checkpoint, tmp / "model.pt")
             checks: dict[str, dict[str, Any]] = {}
             info = {
                 "dataset": data.name,
                 "input_scale": data.input_scale,
                 "n_classes": data.n_classes,
+                "nir_for": nir_for,
             }
             for name in kept:
                 exporter = EXPORTERS[name]
                 checks[name] = exporter.fn(model, x, tmp / exporter.file, info)
+            energy_card = {**recorded["energy"], "model": ENERGY_MODEL}
             card = {
-                "study": run_dir.name,
-                "trial": number,
-                "picked_by": pick if trial == "best" else "--trial",
-                "arch": record.arch,
-                "spec": ckpt.spec,
+                "study": src.name,
+                "trial": src.number,
+                "made_by": src.origin,
+                "picked_by": recorded["picked_by"],
+                "arch": recorded["arch"],
+                "spec": src.spec,
                 "data": data_section(
                     data.name,
                     data.input_shape,
                     data.n_classes,
                     data.input_scale,
+                    model=model,
                     source=data.source,
-                    seed=seed,
+                    seed=src.seed,
+                    **data.card_entries(),
                 ),
-                "timesteps": ckpt.spec.get("timesteps"),
+                "timesteps": src.spec.get("timesteps"),
                 "metrics": {
-                    "val_accuracy": {"value": attrs.get("val_accuracy"), "split": "validation"},
+                    "val_accuracy": {"value": recorded["val_accuracy"], "split": "validation"},
                     "test_accuracy": {"value": test_acc, "split": "test", "n": len(data.test)},
-                    "recorded_test_accuracy": attrs.get("test_accuracy"),
+                    "recorded_test_accuracy": recorded["test_accuracy"],
                 },
-                "energy": {
-                    "energy_uj_per_inference": attrs.get("energy_uj"),
-                    "ann_energy_uj": attrs.get("ann_energy_uj"),
-                    "model": ENERGY_MODEL,
-                    "sops": attrs.get("sops"),
-                    "macs": attrs.get("macs"),
-                },
-                "firing_rates": attrs.get("firing_rates"),
+                "energy": energy_card,
+                "firing_rates": recorded["firing_rates"],
+                "neurobench": recorded.get("neurobench"),
                 "formats": checks,
                 "skipped_formats": skipped,
                 "versions": versions(),
@@ -279,11 +254,11 @@ def export_trial(
                 "created": time.strftime("%Y-%m-%d %H:%M:%S"),
             }
             (tmp / CARD).write_text(json.dumps(card, indent=2, default=str) + "\n")
-    energy = attrs.get("energy_uj")
+    energy = recorded["energy"].get("energy_uj_per_inference")
     return ExportResult(
         out=target,
-        study=run_dir.name,
-        number=number,
+        study=src.name,
+        number=src.number,
         test_accuracy=float(test_acc),
         n_test=len(data.test),
         energy=None if energy is None else float(energy),

@@ -40,6 +40,23 @@ def test_train_spiking_mlp_on_digits_reaches_95_percent(tmp_path: Path) -> None:
     )
     assert pred.returncode == 0, pred.stderr
     assert f"accuracy {100 * result['test_accuracy']:.2f} %" in pred.stdout
+    # ... and `evolve export RUN` exports it (the card names its data set, so checks run)
+    exp = evolve("export", str(run_dir), "--out", "exported", cwd=tmp_path)
+    assert exp.returncode == 0, exp.stderr
+    assert exp.stderr == ""
+    card = json.loads((tmp_path / "exported" / "model_card.json").read_text())
+    assert card["made_by"] == "evolve train" and card["trial"] is None
+    assert set(card["formats"]) == {"torchscript", "onnx", "nir"}
+    assert card["metrics"]["test_accuracy"]["value"] == pytest.approx(result["test_accuracy"])
+    assert card["energy"]["energy_uj_per_inference"] == result["energy_uj_per_inference"]
+    again = evolve(
+        "predict", "--model", "exported", "--input", "x.npy", "--labels", "y.npy", cwd=tmp_path
+    )
+    assert again.returncode == 0 and again.stdout == pred.stdout
+    # a model folder holds one model: a trial number is refused in one line
+    bad = evolve("export", str(run_dir), "--trial", "3", cwd=tmp_path)
+    assert bad.returncode == 2 and "holds one trained model" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
 
 
 def test_train_cnn_with_bif_layer_from_yaml(tmp_path: Path) -> None:

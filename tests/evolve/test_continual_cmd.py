@@ -74,6 +74,18 @@ def test_continual_search_then_continue_a_front_trial(tmp_path: Path) -> None:
     df = pd.read_parquet(run_dir / "trials.parquet")
     assert {"cl_acc", "forgetting", "energy_uj"} <= set(df.columns)
 
+    # a front trial's final model exports like a search trial's, checked on every task's test split
+    n = pareto["front"][0]["trial"]
+    exp = evolve("export", str(run_dir), "--trial", str(n), "--out", "cl_export", cwd=tmp_path)
+    assert exp.returncode == 0, exp.stderr
+    card = json.loads((tmp_path / "cl_export" / "model_card.json").read_text())
+    assert card["made_by"] == "continual trial (final model)" and card["trial"] == n
+    assert card["data"]["dataset"] == "split-digits" and "torchscript" in card["formats"]
+    row = next(t for t in complete if t.number == n).user_attrs
+    assert card["energy"]["energy_uj_per_inference"] == row["energy_uj"]
+    # over all tasks' test samples; ACC is the mean of the per-task accuracies (similar sizes)
+    assert card["metrics"]["test_accuracy"]["value"] == pytest.approx(row["test_acc"], abs=0.05)
+
     # continue a front trial's saved model on a domain-incremental stream
     n = pareto["front"][0]["trial"]  # the most accurate (the front is sorted by cl_acc)
     cont = evolve(
