@@ -10,7 +10,7 @@ BASE_STAMP := $(VENV)/.installed-base
 STAMP  := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv system-deps test test-slow lint format bench bench-engine bench-attention bench-search bench-bif bench-sdsa bench-timesteps bench-snn-ann bench-continual bench-ray bench-ucr bench-ecg bench-long-run search train clean help
+.PHONY: bench-quickstart bench-setup venv system-deps test test-slow lint format bench bench-engine bench-attention bench-search bench-bif bench-sdsa bench-timesteps bench-snn-ann bench-continual bench-ray bench-ucr bench-ecg bench-long-run bench-proxies bench-all bench-tables search train clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -65,45 +65,67 @@ $(BENCH_STAMP): $(STAMP)
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)  ## neuron/MLP/CNN speed against snnTorch and SpikingJelly
-	$(BIN)/python benchmarks/neurons.py --out runs/bench/neurons.json
+	$(BIN)/python benchmarks/neurons.py --out benchmarks/results/neurons.json
 
 bench-engine: venv  ## search-engine overhead per trial (target <= 0.3 s)
-	$(BIN)/python benchmarks/engine_overhead.py --trials 50 --out runs/bench/engine_overhead.json
+	$(BIN)/python benchmarks/engine_overhead.py --trials 50 --out benchmarks/results/engine_overhead.json
 
 bench-attention: venv  ## SDSA vs standard attention block, forward + backward, N = 64 and 256
-	$(BIN)/python benchmarks/attention_speed.py --out runs/bench/attention_speed.json
+	$(BIN)/python benchmarks/attention_speed.py --out benchmarks/results/attention_speed.json
 
 bench-search: $(BENCH_STAMP)  ## default agent vs random search, hypervolume vs time (~20 min)
-	$(BIN)/python benchmarks/search_efficiency.py --out runs/bench/search_efficiency.json
+	$(BIN)/python benchmarks/search_efficiency.py --out benchmarks/results/search_efficiency.json
 
 bench-bif: $(BENCH_STAMP)  ## LIF vs BIF, same architectures, digits + Fashion-MNIST, 3 seeds (~15 min)
-	$(BIN)/python benchmarks/bif_vs_lif.py --out runs/bench/bif_vs_lif.json
+	$(BIN)/python benchmarks/bif_vs_lif.py --out benchmarks/results/bif_vs_lif.json
 
 bench-sdsa: $(BENCH_STAMP)  ## SDSA in one block / all blocks; searched hybrids vs all-standard (~20 min)
-	$(BIN)/python benchmarks/sdsa_single_layer.py --out runs/bench/sdsa_single_layer.json
+	$(BIN)/python benchmarks/sdsa_single_layer.py --out benchmarks/results/sdsa_single_layer.json
 
 bench-timesteps: $(BENCH_STAMP)  ## T in {1,2,4,8,16} for the best searched transformer (~10 min)
-	$(BIN)/python benchmarks/timesteps.py --out runs/bench/timesteps.json
+	$(BIN)/python benchmarks/timesteps.py --out benchmarks/results/timesteps.json
 
 bench-snn-ann: $(BENCH_STAMP)  ## the SNN-vs-ANN table: ANN, SNN, SNN + KD, converted SNN (~30 min)
-	$(BIN)/python benchmarks/snn_vs_ann.py --out runs/bench/snn_vs_ann.json
+	$(BIN)/python benchmarks/snn_vs_ann.py --out benchmarks/results/snn_vs_ann.json
 
 bench-continual: $(BENCH_STAMP)  ## naive / replay / STDP / replay+STDP on Split- and Permuted-Digits, 3 seeds (~5 min)
-	$(BIN)/python benchmarks/continual.py --out runs/bench/continual.json
+	$(BIN)/python benchmarks/continual.py --out benchmarks/results/continual.json
 
 bench-ucr: venv  ## temporal SNN (searched) vs its ANN twin on GunPoint, ItalyPowerDemand, BasicMotions, 3 seeds
-	$(BIN)/python benchmarks/ucr.py --out runs/bench/ucr.json
+	$(BIN)/python benchmarks/ucr.py --out benchmarks/results/ucr.json
 
 bench-ecg: venv  ## ECG anomaly detection (MIT-BIH): detection rate, false positives, energy per beat, 3 seeds
-	$(BIN)/python benchmarks/ecg.py --out runs/bench/ecg.json
+	$(BIN)/python benchmarks/ecg.py --out benchmarks/results/ecg.json
 
 bench-long-run: venv  ## 300 trials through the real search loop: resident memory and time per trial (~4 min)
-	$(BIN)/python benchmarks/long_run.py --trials 300 --out runs/bench/long_run.json
+	$(BIN)/python benchmarks/long_run.py --trials 300 --out benchmarks/results/long_run.json
 
 bench-ray: venv  ## Ray backend: trials/min with 1 vs 2 workers, per-trial overhead (~5 min)
-	$(BIN)/python benchmarks/ray_scaling.py --out runs/bench/ray_scaling.json
+	$(BIN)/python benchmarks/ray_scaling.py --out benchmarks/results/ray_scaling.json
 
-search: $(BASE_STAMP)  ## set up what searching needs, then search the default space (hybrid_attention) on digits (~2.5 min after set-up)
+bench-proxies: $(BENCH_STAMP)  ## zero-cost proxies (sahd, grad) vs briefly trained accuracy: Kendall tau, Spearman rho, 100 archs per space
+	$(BIN)/python benchmarks/proxies.py --out benchmarks/results/proxies.json
+
+# every benchmark writes benchmarks/results/<name>.json (committed); the docs' tables are rendered
+# from those files (benchmarks/render_tables.py), never copied by hand
+bench-quickstart: $(BASE_STAMP)  ## the quick-start search as make search runs it, timed (the README's output and time; ~3.5 min)
+	$(BIN)/python benchmarks/quickstart.py --out benchmarks/results/quickstart.json
+
+bench-setup:  ## set-up time of make search and make test on a clean clone with an empty pip cache (~3 min)
+	$(PYTHON) benchmarks/setup_time.py --out benchmarks/results/setup_time.json
+
+BENCH_ALL := bench-quickstart bench-setup bench bench-engine bench-attention bench-search bench-bif bench-sdsa bench-timesteps \
+	bench-snn-ann bench-continual bench-ray bench-ucr bench-ecg bench-long-run bench-proxies
+
+bench-all: $(BENCH_STAMP)  ## the quick-start search (read by bench-sdsa/-timesteps), every benchmark one at a time, then the tables (~2 h on 2 quiet cores)
+	$(BIN)/evolve search --space hybrid_attention --no-progress
+	for t in $(BENCH_ALL); do $(MAKE) --no-print-directory $$t || exit 1; done
+	$(MAKE) --no-print-directory bench-tables
+
+bench-tables:  ## render the docs' benchmark tables from benchmarks/results/*.json (no torch needed)
+	$(PYTHON) benchmarks/render_tables.py
+
+search: $(BASE_STAMP)  ## set up what searching needs, then search the default space (hybrid_attention) on digits (~3.5 min after set-up)
 	$(BIN)/evolve search --space hybrid_attention
 
 train: venv  ## train one spiking MLP on digits and report accuracy/energy

@@ -11,8 +11,11 @@ The Python API (the ``evolve`` command calls exactly these):
   continues a found one.
 * Every command's work is a function: :func:`train`, :func:`convert`, :func:`train_teacher`,
   :func:`export_trial`, :func:`predict`, :func:`import_nir`, :func:`write_report`,
-  :func:`explain_trial`, :func:`dashboard`, :func:`detect_anomalies` (ECG), :func:`list_spaces`.
-* Data may be a name, a file, ``(x, y)`` arrays or a torch Dataset (:func:`from_arrays`).
+  :func:`explain_trial`, :func:`dashboard`, :func:`detect_anomalies` (ECG), :func:`list_spaces`,
+  :func:`describe_space` (with a data set: what of a space fits it, :func:`fit_space_to_data`).
+* Data may be a name, a file, ``(x, y)`` arrays or a torch Dataset (:func:`from_arrays`); its
+  kind (image, tabular, series) is recognised or declared (``data_kind=``) and its class names
+  are kept end to end.
 * Bad input raises :class:`UserError` (one line, naming the problem and the fix).
 
 Example:
@@ -42,7 +45,7 @@ from evolve.errors import (
 if TYPE_CHECKING:
     from evolve.api.run import Run, open_run
     from evolve.api.search import search
-    from evolve.api.spaces import list_spaces
+    from evolve.api.spaces import describe_space, fit_space_to_data, list_spaces
     from evolve.apps.ecg.pipeline import detect_anomalies
     from evolve.config import ContinualConfig, SearchConfig
     from evolve.continual_learning.search import continual, continue_trial
@@ -56,6 +59,7 @@ if TYPE_CHECKING:
     from evolve.report.dashboard import dashboard
     from evolve.report.explain import explain_trial
     from evolve.report.html import write_report
+    from evolve.training.baselines import baselines
     from evolve.training.convert import convert
     from evolve.training.single import train
     from evolve.training.teachers import train_teacher
@@ -88,6 +92,9 @@ _LAZY: dict[str, str] = {
     "dashboard": "evolve.report.dashboard",
     "detect_anomalies": "evolve.apps.ecg.pipeline",
     "list_spaces": "evolve.api.spaces",
+    "describe_space": "evolve.api.spaces",
+    "fit_space_to_data": "evolve.api.spaces",
+    "baselines": "evolve.training.baselines",
 }
 
 __all__ = [
@@ -106,13 +113,16 @@ __all__ = [
     "TrialEvent",
     "UserError",
     "UserObjective",
+    "baselines",
     "continual",
     "continue_trial",
     "convert",
     "dashboard",
+    "describe_space",
     "detect_anomalies",
     "explain_trial",
     "export_trial",
+    "fit_space_to_data",
     "from_arrays",
     "from_torch",
     "import_nir",

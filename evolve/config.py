@@ -73,6 +73,20 @@ class StudyConfig:
 
     #: Settings a resumed study may change; every other one must match the record.
     RESUMABLE: ClassVar[tuple[str, ...]] = ("trials", "timeout", "max_failures")
+    #: Settings left out of ``config.yaml`` while they have their default value.
+    OMITTED_AT_DEFAULT: ClassVar[tuple[str, ...]] = (
+        "selection",
+        "folds",
+        "data_kind",
+        "class_names",
+        "feature_names",
+        "energy_model",
+        "proxy_filter",
+        "proxy_pool",
+        "fidelity",
+        "reduction_factor",
+        "min_epochs",
+    )
 
     space: str = DEFAULT_SPACE
     trials: int | None = None
@@ -101,6 +115,8 @@ class StudyConfig:
                 continue
             if f.name == "reference_point" and value is None:
                 continue
+            if f.name in self.OMITTED_AT_DEFAULT and value == f.default:
+                continue  # a setting newer than the run records reads as before
             out[f.name] = dict(value) if isinstance(value, Mapping) else value
         return out
 
@@ -170,14 +186,44 @@ class SearchConfig(StudyConfig):
         dataset: A data set name or file; None: the space's data set, else ``digits``. A data
             set passed as an object is recorded by its name.
         energy_budget_uj: Candidates above this energy (µJ per inference) are infeasible.
-        no_early_stop: Never stop dominated trials early.
+        no_early_stop: Never stop dominated trials early (the same as ``fidelity="none"``).
+        fidelity: How running trials are stopped early, a key of :data:`agents.FIDELITIES`:
+            ``stopper`` (the default: dominated at the same epoch by two finished trials),
+            ``asha`` (multi-objective asynchronous successive halving over epochs),
+            ``hyperband`` (ASHA in several brackets) or ``none``. Fixed for a run (a record
+            without it is ``stopper``).
+        reduction_factor: ``asha``/``hyperband``: the top 1/η of a rung continues (default 3).
+            Fixed for a run.
+        min_epochs: ``asha``/``hyperband``: epochs at the first rung (default 1). Fixed for a
+            run.
         trial_memory_mb: Fail a trial that grows resident memory by more than this (MB).
         constraint: A key of ``evolve.engine.setup.CONSTRAINTS`` (``nir``).
+        energy_model: ``per-inference`` (the default: the encoding layer that runs once on the
+            static input counts once) or ``per-step`` (it counts at every time step, as a chip
+            fed the input at every step runs it); see :data:`snn_models.energy.ENERGY_MODELS`.
+            Fixed for a run: a resume keeps the recorded one (a record without it is
+            ``per-inference``).
         backend: ``local`` or ``ray``.
         workers: Ray: trials at once (default 2).
         cpus_per_trial: Ray: CPUs per trial (default 1).
         gpus_per_trial: Ray: GPUs per trial (default 0).
         ray_address: Ray: ``auto`` or ``HOST:PORT``; None starts a local Ray.
+        selection: How a trial's accuracy is scored: ``holdout`` (the validation split),
+            ``kfold`` (mean over ``folds`` folds of train + validation) or ``auto`` (kfold when
+            the validation split has fewer than 100 samples; a new run records what it chose,
+            and a record without the key predates it and keeps the holdout); see
+            :mod:`evolve.engine.selection`. Fixed for a run.
+        folds: K for kfold (None: 5). Fixed for a run.
+        data_kind: ``image``, ``tabular`` or ``series`` (:mod:`evolve.data.kinds`); None:
+            recognised from the data (the run records what was recognised).
+        class_names: The data's class names in index order (recorded when the study starts).
+        feature_names: A table's feature column names in order (recorded when the study
+            starts; None: the data is not a table of features).
+        proxy_filter: ``sahd`` or ``grad``: train only the best-scoring of ``proxy_pool``
+            proposals by that zero-cost proxy (:mod:`evolve.engine.proxy_filter`); None: every
+            proposal is trained. Fixed for a run.
+        proxy_pool: Proposals scored per trained trial (default 8 with a proxy filter; the
+            resolved value is recorded). Fixed for a run.
     """
 
     RESUMABLE: ClassVar[tuple[str, ...]] = (
@@ -201,13 +247,24 @@ class SearchConfig(StudyConfig):
     dataset: str | None = None
     energy_budget_uj: float | None = None
     no_early_stop: bool = False
+    fidelity: str = "stopper"
+    reduction_factor: int = 3
+    min_epochs: int = 1
     trial_memory_mb: float | None = None
     constraint: str | None = None
+    energy_model: str = "per-inference"
     backend: str = "local"
     workers: int | None = None
     cpus_per_trial: float | None = None
     gpus_per_trial: float | None = None
     ray_address: str | None = None
+    selection: str = "auto"
+    folds: int | None = None
+    data_kind: str | None = None
+    class_names: list[str] | None = field(default=None, compare=False)
+    feature_names: list[str] | None = field(default=None, compare=False)
+    proxy_filter: str | None = None
+    proxy_pool: int | None = None
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,8 @@ def _yaml_files(base: Path, marker: Path) -> None:
     _write(a / "train_type.yaml", "kind: mlp\nlayers: [{width: 8}]\ntrain: {epochs: many}\n")
     _write(a / "train_nan.yaml", "kind: mlp\nlayers: [{width: 8}]\ntrain: {lr: .nan}\n")
     _write(a / "width_text.yaml", "kind: mlp\nlayers: [{width: wide}]\n")
+    _write(a / "preprocess.yaml", "kind: mlp\npreprocess: zscore\nlayers: [{width: 8}]\n")
+    _write(a / "encoder.yaml", "kind: mlp\nencoder: poisson\nlayers: [{width: 8}]\n")
     _write(a / "transformer.yaml", "kind: transformer\nlayers: [{attention: sdsa}]\n")
     _write(a / "broken.yaml", "kind: mlp\nlayers: [{width: 8}\n")
 
@@ -163,6 +165,9 @@ def _data_files(base: Path) -> None:
     _write(d / "text.csv", "label,t0,t1\n0,a,b\n1,c,d\n")
     _write(d / "garbage.parquet", _junk())
     _write(d / "notes.txt", "hello\n")
+    # a table of named features (tabular data) and an array of no data kind
+    _write(d / "tabular.csv", "label,height,mass\n" + "cat,1,2\ndog,3,4\n" * 6)
+    np.savez(d / "five_d.npz", x=rng.random((40, 2, 2, 2, 2)), y=np.arange(40) % 2)
     # Fashion-MNIST folders (--data-dir): garbage, then a header promising more than is there
     names = (
         "train-images-idx3-ubyte.gz",
@@ -185,6 +190,7 @@ def _data_files(base: Path) -> None:
     np.save(d / "x_none.npy", np.zeros((0, 64), dtype=np.float32))
     np.save(d / "labels_short.npy", np.zeros(2, dtype=np.int64))
     np.save(d / "labels_text.npy", np.array(["a"] * 5))
+    np.save(d / "labels_unknown.npy", np.array([1, 2, 3, 12, 4]))
     _write(d / "garbage.npy", _junk())
     _write(d / "labels_garbage.npy", _junk())
     _write(d / "x_text.csv", "p0,p1\nab,cd\n")
@@ -228,8 +234,8 @@ def _nir_files(base: Path, run: Path) -> None:
     def cycle(g: Any) -> None:
         g.edges.append((g.edges[-1][1], g.edges[1][0]))  # output -> back into the chain
 
-    def no_shape(g: Any) -> None:
-        g.metadata.pop("input_shape", None)
+    def no_shape(g: Any) -> None:  # no usable shape (without one, the Input node's is used)
+        g.metadata["input_shape"] = [0]
 
     def zero_tau(g: Any) -> None:
         lif = next(v for v in g.nodes.values() if isinstance(v, nir.LIF))
@@ -555,6 +561,36 @@ ROWS = [
         "cannot read",
     ),
     row(
+        "search-data-kind-unknown",
+        f"search --space {{base}}/tiny.yaml --dataset digits --data-kind audio {NEW} {S}",
+        "--data-kind",
+        "invalid choice",
+    ),
+    row(
+        "search-data-kind-named-set",
+        f"search --space {{base}}/tiny.yaml --dataset digits --data-kind series {NEW} {S}",
+        "is image data",
+        "--data-kind",
+    ),
+    row(
+        "search-data-kind-table-as-image",
+        f"search --space {{base}}/tiny.yaml --dataset {{base}}/data/tabular.csv --data-kind image "
+        f"{NEW} {S}",
+        "not images",
+    ),
+    row(
+        "search-data-five-dims",
+        f"search --space {{base}}/tiny.yaml --dataset {{base}}/data/five_d.npz {NEW} {S}",
+        "none of the data kinds",
+    ),
+    row(
+        "search-space-fits-no-data-kind",
+        f"search --space hybrid_attention --dataset {{base}}/data/tabular.csv {NEW} {S}",
+        "does not fit",
+        "tabular data",
+        "--data-kind",
+    ),
+    row(
         "search-data-unknown",
         f"search --space {{base}}/tiny.yaml --dataset cifar {NEW} {S}",
         "unknown data set",
@@ -590,6 +626,25 @@ ROWS = [
         f"search --space {{base}}/tiny.yaml --sampler annealing {NEW} {S}",
         "annealing",
     ),
+    # NeuroBench objectives and the energy model (snn_models.energy): fixed for a run
+    row(
+        "search-objective-neurobench-typo",
+        f"search --space {{base}}/tiny.yaml --objectives accuracy,effective_ac {NEW} {S}",
+        "unknown objective 'effective_ac'",
+        "effective_acs",
+    ),
+    row(
+        "search-energy-model",
+        f"search --space {{base}}/tiny.yaml --energy-model per-sample {NEW} {S}",
+        "--energy-model must be one of per-inference, per-step",
+        "per-sample",
+    ),
+    row(
+        "search-resume-changed-energy-model",
+        f"search --study r --resume --energy-model per-step --out {{runs}} {S}",
+        "--energy-model per-step differs",
+        "per-inference",
+    ),
     row(
         "search-study-exists",
         f"search --space {{base}}/tiny.yaml --study r --out {{runs}} {S}",
@@ -603,6 +658,85 @@ ROWS = [
         "differs",
     ),
     row("search-resume-missing", f"search --study ghost --resume {NEW} {S}", "nothing to resume"),
+    # small-data selection (evolve.engine.selection): fixed for a run, K >= 2 and per class
+    row(
+        "search-resume-changed-selection",
+        f"search --study r --resume --selection kfold --out {{runs}} {S}",
+        "--selection kfold differs",
+    ),
+    row("search-bad-selection", f"search --selection often {NEW} {S}", "invalid choice"),
+    row(
+        "search-one-fold",
+        f"search --space {{base}}/tiny.yaml --folds 1 {NEW} {S}",
+        "--folds",
+        ">= 2",
+    ),
+    row(
+        "search-folds-with-holdout",
+        f"search --space {{base}}/tiny.yaml --selection holdout --folds 3 {NEW} {S}",
+        "--folds applies",
+        "holdout",
+    ),
+    row(
+        "search-more-folds-than-a-class",
+        f"search --space {{base}}/tiny.yaml --selection kfold --folds 500 {NEW} {S}",
+        "--folds must be at most",
+        "a class has only",
+    ),
+    # the proxy filter (evolve.engine.proxy_filter): a known proxy, a pool >= 2, local, fixed
+    row(
+        "search-unknown-proxy",
+        f"search --space {{base}}/tiny.yaml --proxy-filter naswot {NEW} {S}",
+        "--proxy-filter must be one of sahd, grad, got 'naswot'",
+    ),
+    row(
+        "search-proxy-pool-one",
+        f"search --space {{base}}/tiny.yaml --proxy-filter sahd --proxy-pool 1 {NEW} {S}",
+        "--proxy-pool must be an integer >= 2",
+    ),
+    row(
+        "search-proxy-pool-alone",
+        f"search --space {{base}}/tiny.yaml --proxy-pool 4 {NEW} {S}",
+        "--proxy-pool applies with --proxy-filter",
+    ),
+    row("search-proxy-pool-text", f"search --proxy-pool many {NEW} {S}", "invalid int"),
+    row(
+        "search-proxy-with-ray",
+        f"search --space {{base}}/tiny.yaml --proxy-filter grad --backend ray {NEW} {S}",
+        "--proxy-filter needs the local backend",
+    ),
+    row(
+        "search-resume-changed-proxy",
+        f"search --study r --resume --proxy-filter sahd --out {{runs}} {S}",
+        "--proxy-filter sahd differs",
+    ),
+    # multi-fidelity scheduling (agents.fidelity): a known scheduler, eta >= 2, r >= 1, fixed
+    row(
+        "search-unknown-fidelity",
+        f"search --space {{base}}/tiny.yaml --fidelity bohb {NEW} {S}",
+        "--fidelity must be one of none, stopper, asha, hyperband, got 'bohb'",
+    ),
+    row(
+        "search-reduction-factor-one",
+        f"search --space {{base}}/tiny.yaml --fidelity asha --reduction-factor 1 {NEW} {S}",
+        "--reduction-factor must be an integer >= 2",
+    ),
+    row(
+        "search-min-epochs-zero",
+        f"search --space {{base}}/tiny.yaml --fidelity hyperband --min-epochs 0 {NEW} {S}",
+        "--min-epochs must be an integer >= 1",
+    ),
+    row("search-reduction-factor-text", f"search --reduction-factor two {NEW} {S}", "invalid int"),
+    row(
+        "search-fidelity-with-no-early-stop",
+        f"search --space {{base}}/tiny.yaml --fidelity asha --no-early-stop {NEW} {S}",
+        "--fidelity must be none with --no-early-stop",
+    ),
+    row(
+        "search-resume-changed-fidelity",
+        f"search --study r --resume --fidelity asha --out {{runs}} {S}",
+        "--fidelity asha differs",
+    ),
     row(
         "search-resume-corrupt-config",
         f"search --study r --resume --out {{runs}} {S}",
@@ -678,6 +812,14 @@ ROWS = [
     row("spaces-binary", "spaces {base}/yaml/binary.yaml", "binary.yaml"),
     row("spaces-folder", "spaces {base}/yaml/folder.yaml", "directory"),
     row("spaces-two-names", "spaces a b", "unrecognized"),
+    row(
+        "spaces-dataset-misfit",
+        "spaces hybrid_attention --dataset {base}/data/tabular.csv",
+        "does not fit",
+    ),
+    row("spaces-dataset-without-name", "spaces --dataset digits", "NAME"),
+    row("spaces-data-kind-without-dataset", "spaces hybrid_neuron --data-kind image", "--dataset"),
+    row("spaces-dataset-missing", "spaces hybrid_neuron --dataset {base}/data/no.csv", "not found"),
     # ------------------------------------------------------------------ train
     row("train-unknown-preset", f"train --arch resnet --out {{tmp}} {S}", "unknown preset"),
     row(
@@ -727,6 +869,16 @@ ROWS = [
         "train-arch-width-text",
         f"train --arch {{base}}/arch/width_text.yaml --out {{tmp}} {S}",
         "width",
+    ),
+    row(
+        "train-arch-preprocess",
+        f"train --arch {{base}}/arch/preprocess.yaml --out {{tmp}} {S}",
+        "preprocess: unknown preprocess 'zscore'; choose one of none, standardize, minmax",
+    ),
+    row(
+        "train-arch-encoder",
+        f"train --arch {{base}}/arch/encoder.yaml --out {{tmp}} {S}",
+        "signed_rate",
     ),
     row(
         "train-arch-folder",
@@ -1026,6 +1178,12 @@ ROWS = [
     row("export-max-energy", "export {run} --max-energy 0", "--max-energy"),
     row("export-out-exists", "export {run} --trial 0 --out {exp}", "already exists"),
     row(
+        "export-nir-for-unknown",
+        "export {run} --trial 0 --format torchscript --nir-for lava --out {tmp}/x",
+        "--nir-for: unknown reader 'lava'",
+        "snntorch",
+    ),
+    row(
         "export-default-out-exists",
         "export {run} --trial 0 --format torchscript",
         "already exists",
@@ -1106,6 +1264,11 @@ ROWS = [
         "type mismatch",
     ),
     row("import-nir-no-shape", "import-nir {base}/nir/no_shape.nir --out {tmp}/m", "input_shape"),
+    row(
+        "import-nir-timesteps-zero",
+        "import-nir {base}/nir/good.nir --out {tmp}/m --timesteps 0",
+        "timesteps must be a whole number",
+    ),
     row("import-nir-zero-tau", "import-nir {base}/nir/zero_tau.nir --out {tmp}/m", "tau"),
     row(
         "import-nir-bad-timesteps", "import-nir {base}/nir/bad_steps.nir --out {tmp}/m", "timesteps"
@@ -1187,6 +1350,12 @@ ROWS = [
         "predict-labels-text",
         "predict --model {exp} --input {base}/data/x_ok.npy --labels {base}/data/labels_text.npy",
         "labels",
+    ),
+    row(
+        "predict-labels-unknown-class",
+        "predict --model {exp} --input {base}/data/x_ok.npy --labels {base}/data/labels_unknown.npy",
+        "unknown class '12'",
+        "--labels",
     ),
     row(
         "predict-label-column-text",

@@ -75,10 +75,21 @@ class Run:
 
     def summary(self) -> dict[str, Any]:
         """What ``pareto.json`` holds, computed now: front, hypervolume (and its history),
-        trial counts, objectives and reference point."""
+        trial counts, objectives and reference point; and ``baselines`` when recorded."""
         from evolve.store.results import pareto_summary
 
-        return pareto_summary(self._store, self.objectives, self.reference_point)
+        summary = pareto_summary(self._store, self.objectives, self.reference_point)
+        if self.baselines is not None:
+            summary["baselines"] = self.baselines
+        return summary
+
+    @property
+    def baselines(self) -> dict[str, Any] | None:
+        """The simple baselines the search recorded on its splits (``baselines.json``: logistic
+        regression, a same-size MLP, 1-NN, ...; see :func:`evolve.baselines`), or None."""
+        from evolve.training.baselines import read_baselines
+
+        return read_baselines(self.path)
 
     @property
     def front(self) -> list[TrialRecord]:
@@ -142,6 +153,7 @@ class Run:
                 dataset_of(cfg, self.path),
                 seed=int(cfg.get("seed", 0)),
                 data_dir=Path(cfg["data_dir"]) if cfg.get("data_dir") else None,
+                kind=cfg.get("data_kind"),
             )
         return self._data
 
@@ -165,10 +177,12 @@ class Run:
         *,
         pick: str = "accuracy",
         max_energy: float | None = None,
+        nir_for: str = "nir",
     ) -> Any:
         """Export a trial's model (checked against the in-memory model) with a model card;
         see :func:`evolve.export_trial`. ``"all"`` exports every format that can express the
         model and lists the others in ``.skipped``; formats named explicitly must all work.
+        ``nir_for`` writes the NIR file the way a reader reads it (``snntorch``, ``norse``).
         Returns its result (``.out`` is the folder)."""
         from evolve.export.trial import export_trial
 
@@ -182,6 +196,7 @@ class Run:
                 pick=pick,
                 max_energy=max_energy,
                 storage=self.config.get("storage"),
+                nir_for=nir_for,
             )
 
     def report(self, out: str | Path | None = None) -> Path:

@@ -37,15 +37,24 @@ def search(
     timeout: float | None = None,
     max_failures: int | None = None,
     data_dir: str | Path | None = None,
+    data_kind: str | None = None,
     energy_budget_uj: float | None = None,
     no_early_stop: bool | None = None,
+    fidelity: str | None = None,
+    reduction_factor: int | None = None,
+    min_epochs: int | None = None,
     trial_memory_mb: float | None = None,
     constraint: str | None = None,
+    energy_model: str | None = None,
     backend: str | None = None,
     workers: int | None = None,
     cpus_per_trial: float | None = None,
     gpus_per_trial: float | None = None,
     ray_address: str | None = None,
+    selection: str | None = None,
+    folds: int | None = None,
+    proxy_filter: str | None = None,
+    proxy_pool: int | None = None,
     callbacks: Sequence[Callback] = (),
     progress: bool = False,
     verbose: bool = False,
@@ -61,8 +70,9 @@ def search(
     Args:
         space: A library space name (``evolve.spaces()``) or a YAML path.
         dataset: A data set name (``digits``, ``fashion-mnist``, ``gunpoint``, ...), a file
-            (``.npz`` with ``x``/``y``, ``.csv``/``.parquet`` series), ``(x, y)`` arrays, an
-            :class:`evolve.data.Dataset` (:func:`evolve.data.from_arrays`) or a torch Dataset.
+            (``.npz`` with ``x``/``y``, a ``.csv``/``.parquet`` table of features or series),
+            ``(x, y)`` arrays, an :class:`evolve.data.Dataset` (:func:`evolve.data.from_arrays`)
+            or a torch Dataset.
         objectives: Names (``"accuracy,energy"``, or a list), and/or the caller's functions
             ``fn(model, data) -> float`` (:class:`evolve.UserObjective` for a direction).
         trials: Finished trials to reach, pruned ones included.
@@ -78,12 +88,41 @@ def search(
         timeout: Stop starting new trials after this many seconds.
         max_failures: Stop after this many failed trials in a row (0: never).
         data_dir: Folder holding the data set's files.
+        data_kind: ``image``, ``tabular`` or ``series`` (default: recognised from the file and
+            its shape; :mod:`evolve.data.kinds`). The space is restricted to the network kinds
+            that take it before any trial.
         energy_budget_uj: Candidates above this energy are infeasible.
-        no_early_stop: Never stop dominated trials early.
+        no_early_stop: Never stop dominated trials early (``fidelity="none"``).
+        fidelity: How running trials are stopped early (:data:`agents.FIDELITIES`): ``stopper``
+            (the default: two finished trials dominate it at the same epoch), ``asha``
+            (multi-objective asynchronous successive halving: at rungs of
+            ``min_epochs·reduction_factor^k`` epochs only the top ``1/reduction_factor`` of the
+            trials at the rung, by non-dominated sorting with a crowding tie-break, go on),
+            ``hyperband`` (ASHA in brackets with different first rungs) or ``none``. Each rung
+            a trial reaches is recorded (``rung``, ``bracket``, ``promotions``). Fixed for a
+            run.
+        reduction_factor: η of ``asha``/``hyperband`` (default 3). Fixed for a run.
+        min_epochs: Epochs at the first rung of ``asha``/``hyperband`` (default 1). Fixed for
+            a run.
         trial_memory_mb: Fail a trial that grows resident memory by more than this.
         constraint: ``nir``: only candidates NIR can express.
+        energy_model: ``per-inference`` (default) or ``per-step``: how often the encoding
+            layer that runs once on the static input is counted, in the energy (µJ) and in
+            NeuroBench's synaptic operations every trial records (``snn_models.energy``).
+            Fixed for a run (a resume keeps the recorded one).
         backend: ``local`` (one process) or ``ray``.
         workers, cpus_per_trial, gpus_per_trial, ray_address: Ray settings.
+        selection: How a trial's accuracy objective is scored: ``holdout`` (the validation
+            split), ``kfold`` (mean over ``folds`` stratified folds of train + validation; the
+            spread is recorded as ``cv_accuracy_std``) or ``auto`` (the default: kfold when the
+            validation split has fewer than 100 samples). Fixed for a run.
+        folds: K for kfold (default 5).
+        proxy_filter: ``sahd`` (SNASNet's spike-pattern score) or ``grad`` (gradient saliency):
+            ask ``proxy_pool`` proposals per trial, score each untrained candidate on two
+            mini-batches, train only the best; the others are recorded PRUNED with
+            ``proxy_rejected`` (:mod:`evolve.engine.proxy_filter`; rank correlations with
+            trained accuracy: ``make bench-proxies``). Local backend only; fixed for a run.
+        proxy_pool: Proposals scored per trained trial (default 8; needs ``proxy_filter``).
         callbacks: Called after every trial with an :class:`evolve.TrialEvent`; one returning
             True stops the search.
         progress: Show a progress bar and warnings on standard error.
@@ -104,6 +143,7 @@ def search(
     """
     from evolve.data.arrays import as_dataset
     from evolve.engine.objectives import split_objectives
+    from evolve.engine.proxy_filter import check_proxy_settings
 
     with translated():
         names, users = split_objectives(objectives)
@@ -121,18 +161,30 @@ def search(
             "timeout": timeout,
             "max_failures": max_failures,
             "data_dir": str(data_dir) if data_dir is not None else None,
+            "data_kind": data_kind,
             "energy_budget_uj": energy_budget_uj,
             "no_early_stop": no_early_stop or None,
+            "fidelity": fidelity,
+            "reduction_factor": reduction_factor,
+            "min_epochs": min_epochs,
             "trial_memory_mb": trial_memory_mb,
             "constraint": constraint,
+            "energy_model": energy_model,
             "backend": backend,
             "workers": workers,
             "cpus_per_trial": cpus_per_trial,
             "gpus_per_trial": gpus_per_trial,
             "ray_address": ray_address,
+            # auto on resume: the run's recorded choice stands
+            "selection": None if resume and selection == "auto" else selection,
+            "folds": folds,
+            "proxy_filter": proxy_filter,
+            "proxy_pool": proxy_pool,
         }
+        if not resume:  # bad proxy settings fail before anything is recorded
+            check_proxy_settings(proxy_filter, proxy_pool)
         if data is not None:
-            data = as_dataset(data, seed=seed or 0)
+            data = as_dataset(data, seed=seed or 0, kind=data_kind)
             given["dataset"] = data.name
         return _search(
             given, data, users, study, Path(out), resume, join, callbacks, progress, verbose
@@ -151,14 +203,18 @@ def _search(
     progress: bool,
     verbose: bool,
 ) -> Run:
-    from agents import Constraint, MultiObjectiveStopper
+    from agents import Constraint
     from evolve.api.run import Run
     from evolve.data.datasets import load_dataset
     from evolve.engine import setup as st
     from evolve.engine.loop import run_loop
+    from evolve.engine.proxy_filter import ProxyFilter, check_proxy_settings
     from evolve.engine.ray_loop import ray_options, run_ray
+    from evolve.engine.selection import resolve_folds
     from evolve.engine.trial import TrialSettings, evaluate_trial, memory_cap_supported
     from evolve.store.runlog import logger
+    from evolve.training.baselines import record_baselines
+    from snn_models.energy import ENERGY_MODELS
 
     prepared = st.prepare_study(
         SearchConfig,
@@ -170,10 +226,16 @@ def _search(
         user_objectives=users,
     )
     cfg, space, objectives = prepared.cfg, prepared.space, prepared.objectives
+    scheduler = _scheduler(cfg)  # a bad fidelity setting fails before any data is read
+    resolve_folds(cfg.selection, cfg.folds)  # the settings, before any data is read
     if any(k.startswith("cl_") for k in space.dimensions):
         raise UserError(
             f"space {space.name!r} has continual-learning settings (cl_*); search it with "
             "evolve.continual_learning (`evolve continual`)"
+        )
+    if cfg.energy_model not in ENERGY_MODELS:
+        raise UserError(
+            f"energy_model must be one of {', '.join(ENERGY_MODELS)}, got {cfg.energy_model!r}"
         )
     if cfg.backend not in ("local", "ray"):
         raise UserError(f"unknown backend {cfg.backend!r}; choose local or ray")
@@ -186,23 +248,32 @@ def _search(
     if data is None:
         assert cfg.dataset is not None
         data = load_dataset(
-            cfg.dataset, seed=cfg.seed, data_dir=Path(cfg.data_dir) if cfg.data_dir else None
+            cfg.dataset,
+            seed=cfg.seed,
+            data_dir=Path(cfg.data_dir) if cfg.data_dir else None,
+            kind=cfg.data_kind,
         )
     elif cfg.dataset != data.name:
         raise UserError(
             f"the study was run on data set {cfg.dataset!r}; pass that data (got {data.name!r})"
         )
+    space, cfg = _fit_data(space, cfg, data)
     st.check_space_fits_data(space, data)
+    n_folds, cfg = _selection(cfg, data, prepared.resumed)
     if cfg.trial_memory_mb is not None:
         if not cfg.trial_memory_mb > 0:
             raise UserError(f"trial_memory_mb must be > 0, got {cfg.trial_memory_mb}")
         if not memory_cap_supported():
             raise UserError("trial_memory_mb needs Linux (it reads /proc/self/status)")
+    pool = check_proxy_settings(cfg.proxy_filter, cfg.proxy_pool)
+    if pool and cfg.backend == "ray":
+        raise UserError("proxy_filter needs the local backend; leave out backend 'ray'")
+    cfg = cfg.replace(proxy_pool=pool or None)  # the resolved pool is what config.yaml records
     options = ray_options(cfg, prepared.run_dir) if cfg.backend == "ray" else None
     constraints = (
         [Constraint("energy_uj", float(cfg.energy_budget_uj))] if cfg.energy_budget_uj else []
     )
-    prepared = dataclasses.replace(prepared, cfg=cfg)
+    prepared = dataclasses.replace(prepared, cfg=cfg, space=space)
     with st.opened_study(
         prepared,
         reference=lambda: st.reference_point(
@@ -213,13 +284,16 @@ def _search(
             objectives,
             "45nm_fp32",
             user_reference=_user_reference(users, space, data),
+            energy_model=cfg.energy_model,
         ),
         constraints=constraints,
-        early_stopper=None if cfg.no_early_stop else MultiObjectiveStopper(),
+        early_stopper=scheduler,
         progress=progress,
         verbose=verbose,
     ) as (agent, prepared):
         cfg = prepared.cfg
+        if cfg.proxy_filter is not None:
+            agent = ProxyFilter(agent, data, proxy=cfg.proxy_filter, pool=pool, seed=cfg.seed)
         logger.info(
             "study {} in {}; space {}; data {}; objectives {}",
             prepared.study_name,
@@ -235,7 +309,11 @@ def _search(
             teacher_dir=str((out / "teachers").resolve()),  # shared by every study in out
             memory_mb=cfg.trial_memory_mb,
             user_objectives=tuple(users),
+            energy_model=cfg.energy_model,
+            folds=n_folds,
+            fold_seed=cfg.seed,
         )
+        record_baselines(prepared.run_dir, data, space.default(), folds=n_folds, seed=cfg.seed)
         desc = f"search {space.name}"
         if options is not None:
             result = run_ray(
@@ -276,6 +354,69 @@ def _search(
     if result.interrupted:
         raise Interrupted(prepared.run_dir, prepared.study_name)
     return Run(prepared.run_dir, storage=cfg.storage, data=data, user_objectives=users)
+
+
+def _scheduler(cfg: SearchConfig) -> Any:
+    """The early stopper or multi-fidelity scheduler ``cfg`` names (None: no early stopping).
+
+    Raises:
+        UserError: an unknown fidelity, a bad η or first rung, or ``no_early_stop`` with a
+            scheduler.
+    """
+    from agents import AgentError, make_scheduler
+
+    if cfg.no_early_stop and cfg.fidelity not in ("none", "stopper"):
+        raise UserError(
+            f"fidelity must be none with no_early_stop (got {cfg.fidelity!r}); give one of them"
+        )
+    try:
+        assert cfg.epochs is not None  # prepare_study fills it in
+        return make_scheduler(
+            "none" if cfg.no_early_stop else cfg.fidelity,
+            max_epochs=cfg.epochs,
+            reduction_factor=cfg.reduction_factor,
+            min_epochs=cfg.min_epochs,
+        )
+    except AgentError as e:
+        raise UserError(str(e)) from None
+
+
+def _fit_data(space: Any, cfg: SearchConfig, data: Any) -> tuple[Any, SearchConfig]:
+    """The space restricted to the network kinds that take the data's kind (before any trial:
+    :func:`evolve.data.kinds.fit_space`), and the configuration recording the data kind, the
+    class names and a table's feature columns (a resumed study's data must match its record).
+
+    Raises:
+        DataError: no network kind of the space takes the data.
+        RunError: a resumed study's data differs in kind or classes from its record.
+    """
+    from evolve.data.kinds import fit_space
+    from evolve.errors import RunError
+
+    recorded = data.card_entries()
+    for key, value in recorded.items():
+        before = getattr(cfg, key)
+        if before is not None and before != value:
+            raise RunError(
+                f"the study was run on data with {key} {before!r}; the data now has {value!r}; "
+                "pass the same data"
+            )
+    fitted = fit_space(space, data.kind, dataset=data.name, shape=data.input_shape)
+    return fitted, cfg.replace(**recorded)
+
+
+def _selection(cfg: SearchConfig, data: Any, resumed: bool) -> tuple[int, SearchConfig]:
+    """The folds a run scores on (0: holdout) and the configuration recording the choice
+    (``auto`` is resolved when a study starts; a record still saying ``auto`` predates k-fold
+    selection and keeps the holdout it used)."""
+    from evolve.engine.selection import resolve_folds
+
+    if resumed and cfg.selection == "auto":
+        return 0, cfg
+    k = resolve_folds(cfg.selection, cfg.folds, data)
+    if not resumed:
+        cfg = cfg.replace(selection="kfold" if k else "holdout", folds=k or None)
+    return k, cfg
 
 
 def _user_reference(users: Sequence[Any], space: Any, data: Any) -> Any:

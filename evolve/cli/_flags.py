@@ -28,6 +28,11 @@ _PHRASES: tuple[tuple[str, str], ...] = (
         "; pass --resume to continue it or choose another --study",
     ),
     ("continue it with resume=True", "pass --resume to continue it"),
+    (
+        "applies with proxy_filter; give proxy_filter",
+        "applies with --proxy-filter; give --proxy-filter",
+    ),
+    ("leave out backend 'ray'", "leave out --backend ray"),
     ("work on it too with join=True", "pass --join to work on it too"),
     ("start it anew", "start it without --resume"),
     ("trials and epochs must be >= 1", "--trials and --epochs must be >= 1"),
@@ -55,6 +60,10 @@ _PHRASES: tuple[tuple[str, str], ...] = (
         "search with --constraint nir to get candidates that export",
     ),
     ("at or below max_energy ", "at or below --max-energy "),
+    ("another data_kind", "another --data-kind"),
+    ("drop data_kind", "drop --data-kind"),
+    ("declare data_kind", "declare --data-kind"),
+    ("with no_early_stop", "with --no-early-stop"),
 )
 _RESUME = re.compile(
     r"setting (\w+)=(.+?) differs from the study's (.+?); a resumed study keeps it \(only "
@@ -75,9 +84,14 @@ _SETTINGS = {
     "space",
     "dataset",
     "data_dir",
+    "data_kind",
     "energy_budget_uj",
+    "fidelity",
+    "reduction_factor",
+    "min_epochs",
     "trial_memory_mb",
     "constraint",
+    "energy_model",
     "backend",
     "workers",
     "cpus_per_trial",
@@ -113,6 +127,10 @@ _SETTINGS = {
     "cache",
     "join",
     "resume",
+    "selection",
+    "folds",
+    "proxy_filter",
+    "proxy_pool",
 }
 
 
@@ -252,6 +270,56 @@ def add_ray_flags(p: argparse.ArgumentParser) -> None:
         "--ray-address",
         help="ray: auto (the cluster this machine is in) or HOST:PORT of a head node; "
         "without it a local Ray instance is started for this search",
+    )
+
+
+#: The proxy filter's keywords (``--proxy-filter``, ``--proxy-pool``).
+PROXY_FLAGS = ("proxy_filter", "proxy_pool")
+
+
+def add_proxy_flags(p: argparse.ArgumentParser) -> None:
+    """``--proxy-filter`` and ``--proxy-pool`` (:mod:`evolve.engine.proxy_filter`)."""
+    p.add_argument(
+        "--proxy-filter",
+        metavar="PROXY",
+        help="sahd (spike-pattern Hamming distance, SNASNet) or grad (gradient saliency): score "
+        "--proxy-pool proposals untrained, train only the best, record the others as pruned "
+        "(proxy_rejected); local backend; fixed for a run. Off by default (make bench-proxies "
+        "measures how well each ranks trained accuracy)",
+    )
+    p.add_argument(
+        "--proxy-pool",
+        type=int,
+        metavar="N",
+        help="proposals scored per trained trial with --proxy-filter (default 8)",
+    )
+
+
+#: The multi-fidelity scheduler's keywords (``--fidelity``, ``--reduction-factor``, ...).
+FIDELITY_FLAGS = ("fidelity", "reduction_factor", "min_epochs")
+
+
+def add_fidelity_flags(p: argparse.ArgumentParser) -> None:
+    """``--fidelity``, ``--reduction-factor``, ``--min-epochs`` (:mod:`agents.fidelity`)."""
+    p.add_argument(
+        "--fidelity",
+        metavar="NAME",
+        help="how running trials stop early: stopper (default: two finished trials dominate it "
+        "at the same epoch), asha (multi-objective successive halving: at rungs of "
+        "--min-epochs x --reduction-factor^k epochs only the top 1/eta on the accuracy-energy "
+        "front go on), hyperband (asha in brackets) or none; fixed for a run",
+    )
+    p.add_argument(
+        "--reduction-factor",
+        type=int,
+        metavar="ETA",
+        help="asha/hyperband: the top 1/ETA of a rung continues (default 3)",
+    )
+    p.add_argument(
+        "--min-epochs",
+        type=int,
+        metavar="R",
+        help="asha/hyperband: epochs at the first rung (default 1)",
     )
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from evolve.cli import _flags
 from evolve.cli._flags import RAY_FLAGS, add_ray_flags, add_study_flags, run_study, study_kwargs
 from evolve.config import DEFAULT_EPOCHS, DEFAULT_SPACE
+from evolve.data.kinds import DATA_KINDS
 from evolve.engine.setup import CONSTRAINTS
 
 
@@ -22,11 +24,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ),
         epilog=(
             "examples:\n"
-            "  evolve search                                  # default space on digits, ~2.5 min\n"
+            "  evolve search                                  # default space on digits, ~3.5 min\n"
             "  evolve search --space hybrid_neuron --trials 50 --study big\n"
             "  evolve search --dataset fashion-mnist --epochs 4  # needs dataset-fashion-mnist\n"
             "  evolve search --study big --resume             # continue after a crash or Ctrl-C\n"
             "  evolve search --space my_space.yaml --objectives accuracy,energy,latency\n"
+            "  evolve search --space hybrid_neuron --objectives accuracy,effective_acs "
+            "--energy-model per-step\n"
+            "  evolve search --space hybrid_neuron --fidelity asha   # successive halving\n"
             "  evolve search --backend ray --workers 2        # trials in parallel on Ray\n"
             "  evolve search --backend ray --ray-address HEAD:6379 --storage postgresql://...\n"
             "  evolve search --study s --storage runs/s.log --join   # a 2nd process, same study\n"
@@ -48,15 +53,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help=(
             "digits (the default unless the space names one; embedded), fashion-mnist, a UCR "
             "series set shipped in aeon (gunpoint, italy_power_demand, arrow_head, "
-            "basic_motions), an .npz file with arrays x and y, or a .csv/.parquet of series "
-            "(a label column, one column per time point)"
+            "basic_motions), an .npz file with arrays x and y, or a .csv/.parquet table (a "
+            "label column, one column per feature or time point)"
         ),
     )
     p.add_argument("--data-dir", type=Path, help="folder holding the data set's files")
     p.add_argument(
+        "--data-kind",
+        choices=DATA_KINDS,
+        help="what one sample is (default: recognised from the file and its shape; see "
+        "docs/data.md); only the network kinds that take it are searched",
+    )
+    p.add_argument(
         "--objectives",
-        help="comma-separated: accuracy, energy, energy_ratio (to the ANN twin), latency "
-        "(default accuracy,energy)",
+        help="comma-separated: accuracy, energy, energy_ratio (to the ANN twin), latency, "
+        "and NeuroBench's effective_acs, effective_macs, synops, footprint, "
+        "activation_sparsity (default accuracy,energy)",
+    )
+    p.add_argument(
+        "--energy-model",
+        metavar="MODEL",
+        help="per-inference (default: the input layer counts once) or per-step (at every "
+        "time step, as on a chip fed the input every step); fixed for a run",
     )
     p.add_argument(
         "--energy-budget-uj",
@@ -69,6 +87,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help=f"training epochs per trial (default: the space's budget, else {DEFAULT_EPOCHS})",
     )
     add_ray_flags(p)
+    _flags.add_proxy_flags(p)
+    _flags.add_fidelity_flags(p)
     p.add_argument(
         "--join",
         action="store_true",
@@ -82,6 +102,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "hard reset, no converted start), so that `evolve export --format nir` works",
     )
     p.add_argument("--no-early-stop", action="store_true", help="never stop dominated trials early")
+    p.add_argument(
+        "--selection",
+        choices=("auto", "holdout", "kfold"),
+        help="score a trial's accuracy on the validation split (holdout) or as the mean over "
+        "--folds folds of train+validation (kfold; its spread is shown); auto (default): kfold "
+        "when the validation split has fewer than 100 samples. Fixed for a run",
+    )
+    p.add_argument("--folds", type=int, help="K for --selection kfold/auto (default 5)")
     p.add_argument(
         "--trial-memory-mb",
         type=float,
@@ -107,8 +135,10 @@ def run(a: argparse.Namespace) -> int:
     objectives: list[object] = [a.objectives] if a.objectives else []
     objectives += [load_user_objective(text) for text in a.user_objective or ()]
     flags = (
-        *("space", "dataset", "epochs", "data_dir", "energy_budget_uj", "no_early_stop"),
-        *("trial_memory_mb", "constraint", "join", *RAY_FLAGS),
+        *("space", "dataset", "epochs", "data_dir", "data_kind", "energy_budget_uj"),
+        *("no_early_stop", *_flags.PROXY_FLAGS, *_flags.FIDELITY_FLAGS),
+        *("trial_memory_mb", "constraint", "energy_model", "join", "selection", "folds"),
+        *RAY_FLAGS,
     )
     kwargs = {**study_kwargs(a), **{k: getattr(a, k) for k in flags}}
     kwargs["objectives"] = objectives or None

@@ -163,7 +163,7 @@ def evaluate_continual(
     import snn_models
     from evolve.continual_learning.runner import run_stream
     from evolve.engine.arch import CL_KEYS, arch_to_specs
-    from evolve.engine.trial import TrialOutcome
+    from evolve.engine.trial import NEUROBENCH_OBJECTIVES, TrialOutcome, neurobench_attrs
     from evolve.training.trainer import TrainConfig
 
     t0 = time.perf_counter()
@@ -207,9 +207,11 @@ def evaluate_continual(
         "firing_rates": energy.firing_rates,
         "stage_seconds": [st.train_seconds for st in result.stages],
         "n_params": sum(p.numel() for p in model.parameters()),
+        **neurobench_attrs(energy),  # NeuroBench's metrics of the same forwards
         "wall_seconds": time.perf_counter() - t0,
     }
     values = {"cl_acc": val.acc, "forgetting": val.forgetting, "energy_uj": energy.energy_uj}
+    values.update({k: float(attrs[k]) for k in NEUROBENCH_OBJECTIVES})
     checkpoint = {
         "model": model,
         "spec": net_dict,

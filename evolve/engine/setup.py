@@ -22,7 +22,7 @@ from evolve.store.runfolder import check_sqlite_storage, read_run_config
 from evolve.store.runlog import echo_level, logger
 
 if TYPE_CHECKING:
-    from agents import Agent, Constraint, MultiObjectiveStopper, Objective
+    from agents import Agent, Constraint, EarlyStopper, Objective
     from evolve.data.datasets import Dataset
     from evolve.engine.objectives import UserObjective
     from search_spaces import SearchSpace
@@ -189,12 +189,28 @@ def reference_point(
     objectives: Sequence[Objective],
     profile: str,
     user_reference: Callable[[str], float] | None = None,
+    energy_model: str = "per-inference",
 ) -> dict[str, float]:
     """Hypervolume reference: an objective's threshold if it has one, else accuracy 0, energy =
     the equivalent ANN of the space's default model (measured on the ``probe`` batch), latency
-    1 s, energy ratio 1; a user objective asks ``user_reference(name)``."""
+    1 s, energy ratio 1; NeuroBench's synaptic operations (``effective_acs``,
+    ``effective_macs``, ``synops``) twice the default model's ``Dense`` count (every synapse
+    active at every step) and ``footprint_bytes`` twice its footprint; a user objective asks
+    ``user_reference(name)``."""
     from evolve.engine.arch import arch_to_specs
     from snn_models import NetSpec, build, measure_energy
+
+    default_report = None
+
+    def measured() -> Any:
+        nonlocal default_report
+        if default_report is None:
+            net, _ = arch_to_specs(default_arch)
+            model = build(NetSpec.from_dict(net), input_shape, n_classes)
+            default_report = measure_energy(
+                model, [probe], profile=profile, energy_model=energy_model
+            )
+        return default_report
 
     ref: dict[str, float] = {}
     for o in objectives:
@@ -203,10 +219,11 @@ def reference_point(
         elif o.name == "accuracy":
             ref[o.name] = 0.0
         elif o.name == "energy_uj":
-            net, _ = arch_to_specs(default_arch)
-            model = build(NetSpec.from_dict(net), input_shape, n_classes)
-            report = measure_energy(model, [probe], profile=profile)
-            ref[o.name] = report.ann_energy_uj
+            ref[o.name] = measured().ann_energy_uj
+        elif o.name in ("effective_acs", "effective_macs", "synops"):
+            ref[o.name] = 2.0 * measured().neurobench.dense
+        elif o.name == "footprint_bytes":
+            ref[o.name] = 2.0 * measured().neurobench.footprint_bytes
         elif o.name == "latency_ms":
             ref[o.name] = 1000.0
         elif o.name == "energy_ratio_to_ann":
@@ -223,7 +240,7 @@ def start_agent(
     *,
     reference: Callable[[], dict[str, float]],
     constraints: Sequence[Constraint] = (),
-    early_stopper: MultiObjectiveStopper | None = None,
+    early_stopper: EarlyStopper | None = None,
 ) -> tuple[Agent, StudySetup[Any]]:
     """Write the run record (config with the reference point, the space) for a new study and
     open the agent on the study's storage. The run folder must exist; a new study that fails
@@ -278,7 +295,7 @@ def opened_study(
     *,
     reference: Callable[[], dict[str, float]],
     constraints: Sequence[Constraint] = (),
-    early_stopper: MultiObjectiveStopper | None = None,
+    early_stopper: EarlyStopper | None = None,
     progress: bool = False,
     verbose: bool = False,
 ) -> Iterator[tuple[Agent, StudySetup[Any]]]:

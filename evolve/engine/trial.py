@@ -32,12 +32,22 @@ from snn_models.conversion import load_converted
 from snn_models.energy import EnergyReport, measure_energy
 from snn_models.functional import attention_blocks, neuron_kinds
 from snn_models.neurons import RUNAWAY_RATE, SILENT_RATE
+from snn_models.preprocess import data_kind_of, default_preprocess, prepare_inputs
 
 #: Called after every epoch with (epoch, {"val_accuracy": ..., "energy_uj": ...}); True = stop.
 ReportFn = Callable[[int, Mapping[str, float]], bool]
 
 TWIN_MIN_EPOCHS = 10  # init: convert trains the candidate's ANN twin at least this long
 ENERGY_PROBE_SAMPLES = 128  # validation samples used for the cheap per-epoch energy estimate
+ENERGY_BATCH = 256  # samples per forward of the energy measurement
+#: NeuroBench metrics a trial records that a search may optimise (see agents.objectives)
+NEUROBENCH_OBJECTIVES = (
+    "effective_acs",
+    "effective_macs",
+    "synops",
+    "footprint_bytes",
+    "activation_sparsity",
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,8 @@ class TrialSettings:
     lr: float = 3e-3
     seed: int = 0
     energy_profile: str = "45nm_fp32"
+    #: ``per-inference`` or ``per-step``: how often the stem is counted (snn_models.energy)
+    energy_model: str = "per-inference"
     teacher_dir: str = "runs/teachers"  # the shared teacher cache (evolve.training.teachers)
     teacher_seed: int = 0  # one teacher per study seed, not per trial
     teacher_epochs: int = 20
@@ -63,6 +75,11 @@ class TrialSettings:
     #: The caller's objectives (:class:`evolve.engine.objectives.UserObjective`), each scored as
     #: ``fn(model, data)`` on the trained model (eval mode) after the energy measurement.
     user_objectives: tuple[Any, ...] = ()
+    #: Small-data selection (:mod:`evolve.engine.selection`): with K >= 2 the ``accuracy``
+    #: objective is the mean held-out accuracy over K folds of train + validation (drawn with
+    #: ``fold_seed``, the run's seed); 0: the validation split's accuracy.
+    folds: int = 0
+    fold_seed: int = 0
 
 
 class TrialMemoryExceeded(MemoryError):
@@ -177,12 +194,34 @@ class TrialOutcome:
 
 
 def _energy(
-    model: torch.nn.Module, split: Split, profile: str, limit: int | None = None
+    model: torch.nn.Module, split: Split, settings: TrialSettings, limit: int | None = None
 ) -> EnergyReport:
     n = len(split) if limit is None else min(limit, len(split))
     return measure_energy(
-        model, (x for x, _ in Split(split.x[:n], split.y[:n]).batches(256)), profile=profile
+        model,
+        (x for x, _ in Split(split.x[:n], split.y[:n]).batches(ENERGY_BATCH)),
+        profile=settings.energy_profile,
+        energy_model=settings.energy_model,
     )
+
+
+def neurobench_attrs(report: EnergyReport) -> dict[str, Any]:
+    """A trial's NeuroBench metrics (measured with its energy, same samples), flat for
+    ``trials.parquet``: ``effective_macs``, ``effective_acs``, ``dense_synops``, ``synops``
+    (per inference), ``footprint_bytes``, ``connection_sparsity``, ``activation_sparsity``, and
+    the ``energy_model`` they and the energy were counted under."""
+    nb = report.neurobench
+    assert nb is not None
+    return {
+        "effective_macs": nb.effective_macs,
+        "effective_acs": nb.effective_acs,
+        "dense_synops": nb.dense,
+        "synops": nb.synops,
+        "footprint_bytes": nb.footprint_bytes,
+        "connection_sparsity": nb.connection_sparsity,
+        "activation_sparsity": nb.activation_sparsity,
+        "energy_model": report.energy_model,
+    }
 
 
 @torch.no_grad()
@@ -220,9 +259,19 @@ def evaluate_trial(
             f"the candidate has continual-learning settings ({', '.join(continual)}); "
             "search this space with `evolve continual`"
         )
+    kind = data_kind_of(data.input_shape, getattr(data, "kind", None))
+    net_dict.setdefault("preprocess", default_preprocess(kind, net_dict.get("encoder", "direct")))
     spec = snn_models.NetSpec.from_dict(net_dict)
     torch.manual_seed(settings.seed)
     model = snn_models.build(spec, data.input_shape, data.n_classes)
+    input_coding = prepare_inputs(model, data.train.x, kind)  # fitted on the training split only
+    if input_coding["clipped_fraction"] > 0:
+        logger.info(
+            "warning: encoder {} clips {:.1%} of the training inputs ({})",
+            spec.encoder,
+            input_coding["clipped_fraction"],
+            input_coding["signed_inputs"],
+        )
     memory.check("after building the model")
     cfg = TrainConfig(
         epochs=int(train_over.get("epochs", settings.epochs)),
@@ -237,7 +286,7 @@ def evaluate_trial(
 
     step_check = memory.step_check
     selector = NeuronSelector(model)
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"input_coding": input_coding}
     loss_fn = None
     if train_over.get("kd_enabled"):
         loss_fn, extra["teacher"] = _distiller(model, spec, train_over, data, settings)
@@ -248,7 +297,7 @@ def evaluate_trial(
     def on_epoch(rec: EpochRecord) -> bool:
         if report is None and not selector.active:
             return False
-        probe = _energy(model, data.val, settings.energy_profile, ENERGY_PROBE_SAMPLES)
+        probe = _energy(model, data.val, settings, ENERGY_PROBE_SAMPLES)
         if selector.active:
             for d in selector.on_epoch_end(rec.epoch, rec.loss, probe.firing_rates):
                 logger.info(
@@ -272,7 +321,7 @@ def evaluate_trial(
         loss_fn=loss_fn,
         step_check=step_check,
     )
-    energy = _energy(model, data.val, settings.energy_profile)
+    energy = _energy(model, data.val, settings)
     memory.check("measuring energy")
     test_acc = evaluate(model, data.test)
     latency = _latency_ms(model, data.val)
@@ -298,6 +347,7 @@ def evaluate_trial(
         "spikes_per_inference": energy.spikes_per_inference,
         "neuron_types": neuron_kinds(model),
         "n_params": sum(p.numel() for p in model.parameters()),
+        **neurobench_attrs(energy),
         "latency_ms": latency,
         "train_seconds": result.seconds,
         "wall_seconds": time.perf_counter() - t0,
@@ -323,7 +373,14 @@ def evaluate_trial(
         "energy_uj": energy.energy_uj,
         "latency_ms": latency,
         "energy_ratio_to_ann": energy.ratio_to_ann,
+        **{k: float(attrs[k]) for k in NEUROBENCH_OBJECTIVES},
     }
+    if settings.folds and not result.stopped_early:
+        from evolve.engine.selection import cross_validate
+
+        attrs.update(cross_validate(arch, data, settings, evaluate_trial))
+        values["accuracy"] = attrs["cv_accuracy_mean"]
+        attrs["wall_seconds"] = time.perf_counter() - t0
     if settings.user_objectives:
         model.eval()
         for user in settings.user_objectives:
@@ -389,6 +446,9 @@ def _warm_start(
     """``init: convert``: train the candidate's ANN twin, convert it into the candidate."""
     t0 = time.perf_counter()
     twin = build_ann(net_dict, data.input_shape, data.n_classes)
+    front = getattr(model, "preprocess", None)
+    if isinstance(front, torch.nn.Module):  # the candidate's fitted front
+        twin.preprocess.load_state_dict(front.state_dict())
     # the twin runs one step without spikes: training it well is cheap next to the SNN
     twin_cfg = dataclasses.replace(cfg, epochs=max(cfg.epochs, TWIN_MIN_EPOCHS), progress=False)
     twin_result = train(

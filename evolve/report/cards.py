@@ -74,10 +74,29 @@ def card(trial: TrialRecord, why: Sequence[str], objectives: Sequence[Objective]
         ("MACs per inference", attrs.get("macs")),
         ("spikes per inference", _total(attrs.get("spikes_per_inference"))),
         ("parameters", attrs.get("n_params")),
+        # NeuroBench's metrics, counted on the same validation forwards as the energy
+        ("energy model", attrs.get("energy_model")),
+        ("NeuroBench Effective_ACs per inference", attrs.get("effective_acs")),
+        ("NeuroBench Effective_MACs per inference", attrs.get("effective_macs")),
+        ("NeuroBench Dense synaptic ops per inference", attrs.get("dense_synops")),
+        ("NeuroBench footprint (bytes)", attrs.get("footprint_bytes")),
+        ("NeuroBench connection sparsity", attrs.get("connection_sparsity")),
+        ("NeuroBench activation sparsity", attrs.get("activation_sparsity")),
         ("latency (ms)", attrs.get("latency_ms")),
         ("epochs run", attrs.get("epochs_run")),
     ]
     rows += [(k, num(v)) for k, v in extra if v is not None]
+    if attrs.get("cv_folds"):  # k-fold selection: the accuracy objective is the folds' mean
+        rows.insert(
+            len(objectives),
+            (
+                f"accuracy over {attrs['cv_folds']} folds",
+                f"{num(attrs.get('cv_accuracy_mean'))} ± {num(attrs.get('cv_accuracy_std'), 2)}",
+            ),
+        )
+        rows.insert(
+            len(objectives) + 1, ("holdout validation accuracy", num(attrs.get("val_accuracy")))
+        )
     teacher = attrs.get("teacher")
     if isinstance(teacher, dict) and teacher.get("name"):
         rows.append(("distilled from", str(teacher["name"])))

@@ -160,6 +160,7 @@ def explain_trial(
         dataset_of(cfg, run_dir),
         seed=int(cfg.get("seed", 0)),
         data_dir=Path(cfg["data_dir"]) if cfg.get("data_dir") else None,
+        kind=cfg.get("data_kind"),
     )
     part = data.test if split == "test" else data.val
     if not 0 <= sample < len(part):

@@ -35,11 +35,17 @@ __all__ = [
 #: Axis labels (with units) of the objectives a search may have.
 LABELS = {
     "accuracy": "validation accuracy (fraction correct)",
+    "cv_accuracy": "k-fold mean accuracy (fraction correct)",  # evolve.engine.selection
     "energy_uj": "energy per inference (µJ)",
     "latency_ms": "latency (ms)",
     "energy_ratio_to_ann": "energy / ANN twin's energy (ratio)",
     "cl_acc": "continual ACC (fraction correct)",
     "forgetting": "forgetting (fraction)",
+    "effective_acs": "NeuroBench Effective_ACs per inference",
+    "effective_macs": "NeuroBench Effective_MACs per inference",
+    "synops": "NeuroBench effective synaptic ops per inference",
+    "footprint_bytes": "NeuroBench footprint (bytes)",
+    "activation_sparsity": "NeuroBench activation sparsity (fraction)",
 }
 #: The unit of each objective's value, for the hypervolume's unit ("" when dimensionless).
 UNITS = {
@@ -49,6 +55,11 @@ UNITS = {
     "energy_ratio_to_ann": "",
     "cl_acc": "",
     "forgetting": "",
+    "effective_acs": "ACs",
+    "effective_macs": "MACs",
+    "synops": "ops",
+    "footprint_bytes": "bytes",
+    "activation_sparsity": "",
 }
 #: Saved resolution (pixels per inch) and font sizes (pt) of the report's own figures: the
 #: smallest, 8 pt, is 11 px at 100 dpi.
@@ -120,9 +131,10 @@ def front_figure(
     names: tuple[str, str],
     reference: tuple[float, float],
     teachers: Sequence[tuple[str, float, float]],
+    baselines: Sequence[tuple[str, float]] = (),
 ) -> bytes:
     """:func:`front_plot` as PNG bytes without metadata."""
-    return _png(front_plot(points, front, names, reference, teachers))
+    return _png(front_plot(points, front, names, reference, teachers, baselines))
 
 
 def front_plot(
@@ -131,10 +143,12 @@ def front_plot(
     names: tuple[str, str],
     reference: tuple[float, float],
     teachers: Sequence[tuple[str, float, float]],
+    baselines: Sequence[tuple[str, float]] = (),
 ) -> Figure:
     """The front: (trial, y, x) of every finished trial in grey, the front highlighted and
-    labelled, the reference x as a dashed line and the teachers as stars; the legend right of
-    the plot. x is logarithmic when the values span more than a decade."""
+    labelled, the reference x as a dashed line, the teachers as stars and the simple baselines'
+    accuracy (``(label, y)``, :mod:`evolve.training.baselines`) as dotted horizontal lines; the
+    legend right of the plot. x is logarithmic when the values span more than a decade."""
     fig = _figure(8.6, 4.6)
     ax = fig.subplots()
     xs = [p[2] for p in points] + [t[2] for t in teachers] + [reference[1]]
@@ -197,6 +211,9 @@ def front_plot(
             label=f"ANN teacher {name}" if i < 4 else None,
             zorder=5,
         )
+    colors = ("#00798c", "#6a4c93", "#3b7d23", "#a05a2c")
+    for (label, y), color in zip(baselines, colors, strict=False):
+        ax.axhline(y, color=color, linestyle=":", linewidth=1.4, label=f"{label} {y:.3f}")
     ax.set_xlabel(_label(names[1]), fontsize=LABEL)
     ax.set_ylabel(_label(names[0]), fontsize=LABEL)
     _ticks(ax)

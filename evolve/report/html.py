@@ -39,6 +39,7 @@ from evolve.report.source import (
     teachers_of,
 )
 from evolve.store.runfolder import write_text
+from evolve.training.baselines import comparable_accuracy, read_baselines
 
 __all__ = ["CSP", "Report", "make_report", "render", "write_report"]
 
@@ -68,6 +69,9 @@ text-align:left}
 table.trials th{cursor:pointer;background:#eceae4;position:sticky;top:0}
 table.trials td.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.front td:first-child{font-weight:700;color:#8a1c2b}
+table.baselines{border-collapse:collapse;background:#fff;font-size:.9rem}
+table.baselines th,table.baselines td{border-bottom:1px solid #e3e3e3;padding:.25rem .6rem;
+text-align:left}table.baselines th{background:#eceae4}
 tr.state-PRUNED,tr.state-FAIL{color:#888}
 code{font-size:.88em}footer{margin-top:2rem;color:#777;font-size:.85rem}
 """
@@ -98,6 +102,47 @@ CSP = (
     "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
     "base-uri 'none'; form-action 'none'"
 )
+
+
+def baselines_html(
+    recorded: Mapping[str, Any], front: Sequence[Mapping[str, Any]], names: Sequence[str]
+) -> list[str]:
+    """The simple baselines (:mod:`evolve.training.baselines`) as a small table, with how the
+    front's most accurate point compares on the test split."""
+    from evolve.report.summary import baseline_verdict
+
+    models = [m for m in recorded.get("models", []) if isinstance(m, Mapping)]
+    cv = any("cv_accuracy_mean" in m for m in models)
+    capped = " (a capped subset)" if recorded.get("capped") else ""
+    how = (
+        f"on the same {recorded.get('folds')} folds of train+validation as the trials"
+        if cv
+        else "on the same validation split"
+    )
+    out = [
+        '<h3 id="baselines">Simple baselines</h3>',
+        f"<p>Fitted on the search's training split ({esc(recorded.get('train_samples'))} "
+        f"samples{capped}; {esc(recorded.get('kind'))} data) and scored {how} and on the "
+        "test split; dotted lines on the plot.</p>",
+        '<table class="baselines" id="baselines-table"><thead><tr><th>model</th>'
+        + ("<th>cv accuracy (mean ± sd)</th>" if cv else "")
+        + "<th>validation accuracy</th><th>test accuracy</th><th>fit (s)</th></tr></thead><tbody>",
+    ]
+    for m in models:
+        cells = [esc(m.get("label", m.get("name")))]
+        if cv:
+            cells.append(f"{num(m.get('cv_accuracy_mean'))} ± {num(m.get('cv_accuracy_std'), 2)}")
+        cells += [num(m.get(k)) for k in ("val_accuracy", "test_accuracy", "seconds")]
+        out.append(
+            f'<tr data-baseline="{esc(m.get("name"))}">'
+            + "".join(f"<td>{c}</td>" for c in cells)
+            + "</tr>"
+        )
+    out.append("</tbody></table>")
+    verdict = baseline_verdict(models, front, names)
+    if verdict:
+        out.append(f'<p id="baseline-verdict">{esc(verdict[0].upper() + verdict[1:])}.</p>')
+    return out
 
 
 def _fmt_time(value: datetime | None) -> str:
@@ -154,6 +199,7 @@ def render(
         "</dl></header>",
     ]
     # --- the front
+    known = read_baselines(source.run_dir) if source.run_dir is not None else None
     parts.append('<section id="front"><h2>Pareto front</h2>')
     if source.reference_note:
         parts.append(f'<p class="note">{esc(source.reference_note)}</p>')
@@ -183,8 +229,12 @@ def render(
             float(source.reference.get(names[0], math.nan)),
             float(source.reference.get(names[1], math.nan)) if len(names) > 1 else math.nan,
         )
-        axes = (names[0], names[1] if len(names) > 1 else "")
-        png = front_figure(pts, frontpts, axes, ref, teachers)
+        cv = names[0] == "accuracy" and any(f.get("cv_folds") for f in summary["front"])
+        axes = ("cv_accuracy" if cv else names[0], names[1] if len(names) > 1 else "")
+        levels: list[tuple[str, float]] = []
+        if known and names[0] == "accuracy":
+            levels = [(str(m.get("label")), comparable_accuracy(m)) for m in known["models"]]
+        png = front_figure(pts, frontpts, axes, ref, teachers, levels)
         parts.append(img(png, "Pareto front", "front-plot"))
         parts.append(
             f'<p id="hypervolume-value">{len(front_numbers)} trials on the front; hypervolume '
@@ -202,6 +252,8 @@ def render(
                 + "; ".join(f"{esc(n)}: accuracy {a:.4f} at {en:.4g} µJ" for n, a, en in teachers)
                 + ").</p>"
             )
+        if known:
+            parts.extend(baselines_html(known, summary["front"], names))
         parts.append("<h2>Hypervolume history</h2>")
         hv = hypervolume_figure(summary["hypervolume_history"], ref_text)
         parts.append(img(hv, "hypervolume history", "hypervolume-plot"))
@@ -218,10 +270,12 @@ def render(
         parts.append("</div></section>")
     # --- the trials table
     has_attention = any(per_layer(t.arch, "attention") for t in trials)
+    has_cv = any(t.attrs.get("cv_folds") for t in trials)
     header = [
         "trial",
         "state",
         *names,
+        *(["cv sd"] if has_cv else []),
         "test accuracy",
         "T",
         "neurons",
@@ -256,6 +310,17 @@ def render(
             (STATE_WORDS.get(t.state, t.state), None, False),
             *((num(v), "" if v is None else repr(float(v)), True) for v in values),
             *(("", "", True) for _ in range(len(names) - len(values))),
+            *(
+                [
+                    (
+                        num(t.attrs.get("cv_accuracy_std"), 2),
+                        raw(t.attrs.get("cv_accuracy_std")),
+                        True,
+                    )
+                ]
+                if has_cv
+                else []
+            ),
             (
                 num(t.attrs.get("test_accuracy")),
                 raw(t.attrs.get("test_accuracy")),

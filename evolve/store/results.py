@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agents import Objective, dominates, hypervolume, pareto_front
+from agents.objectives import unit_of
 from evolve.store.runfolder import atomic_file, write_json
 
 if TYPE_CHECKING:
@@ -46,14 +47,15 @@ def pareto_summary(
     front = []
     for i in sorted(front_idx, key=lambda i: pts[i][1][0], reverse=directions[0] == "maximize"):
         t, vals = pts[i]
-        front.append(
-            {
-                "trial": t.number,
-                "values": dict(zip([o.name for o in objectives], vals, strict=True)),
-                "test_accuracy": t.attrs.get("test_accuracy"),
-                "arch": t.arch,
-            }
-        )
+        point = {
+            "trial": t.number,
+            "values": dict(zip([o.name for o in objectives], vals, strict=True)),
+            "test_accuracy": t.attrs.get("test_accuracy"),
+            "arch": t.arch,
+        }
+        if t.attrs.get("cv_folds"):  # k-fold selection (evolve.engine.selection): its spread
+            point.update({k: t.attrs.get(k) for k in ("cv_folds", "cv_accuracy_std")})
+        front.append(point)
     # the hypervolume after each trial, kept incrementally: a dominated point changes nothing,
     # a new front point replaces those it dominates (O(n·front) instead of one front per prefix)
     history: list[dict[str, Any]] = []
@@ -69,7 +71,10 @@ def pareto_summary(
         counts[t.state] = counts.get(t.state, 0) + 1
     return {
         "study": store.study_name,
-        "objectives": [{"name": o.name, "direction": o.direction} for o in objectives],
+        "objectives": [
+            {"name": o.name, "direction": o.direction, "unit": o.unit or unit_of(o.name)}
+            for o in objectives
+        ],
         "reference_point": dict(zip([o.name for o in objectives], ref, strict=True)),
         "front": front,
         "hypervolume": history[-1]["hypervolume"] if history else 0.0,

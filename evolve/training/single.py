@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -290,6 +291,7 @@ def _train(
     from evolve.training import trainer
     from snn_models.energy import get_profile, measure_energy
     from snn_models.functional import neuron_kinds
+    from snn_models.preprocess import data_kind_of, default_preprocess, prepare_inputs
 
     t_start = time.perf_counter()
     get_profile(energy_profile)  # a bad name fails before any work
@@ -301,6 +303,9 @@ def _train(
     tcfg.validate()
 
     data = as_dataset(dataset, seed=tcfg.seed, data_dir=data_dir)
+    kind = data_kind_of(data.input_shape, getattr(data, "kind", None))
+    if "preprocess" not in arch:  # the data kind's default (snn_models.preprocess.DEFAULTS)
+        spec = dataclasses.replace(spec, preprocess=default_preprocess(kind, spec.encoder))
     run_dir = new_run_dir(out, f"train-{data.name}")
     echo = echo_level(progress, verbose)
     with run_log(run_dir / "log.txt", echo=echo):
@@ -319,6 +324,7 @@ def _train(
 
         torch.manual_seed(tcfg.seed)
         model = snn_models.build(spec, data.input_shape, data.n_classes)
+        input_coding = prepare_inputs(model, data.train.x, kind)  # the training split only
         result = trainer.train(
             model, data.train, data.val, tcfg, description=f"train {spec.kind} on {data.name}"
         )
@@ -340,7 +346,14 @@ def _train(
             "firing_rates": energy.firing_rates,
             "train_seconds": result.seconds,
             "wall_seconds": wall,
+            "input_coding": input_coding,
             "energy": energy.to_dict(),
+            # NeuroBench's metrics of the same test forwards, under NeuroBench's names
+            "neurobench": {
+                **(energy.neurobench.as_neurobench() if energy.neurobench else {}),
+                "energy_model": energy.energy_model,
+                "split": "test",
+            },
             "history": result.to_dict()["history"],
         }
         write_json(run_dir / "result.json", summary)
@@ -348,7 +361,15 @@ def _train(
         checkpoints.write(
             run_dir / "model.pt", model, spec_dict, data.input_shape, data.n_classes, data.name
         )
-        write_json(run_dir / "model_card.json", _model_card(run_dir, spec_dict, data, summary))
+        loaded_from = {  # how evolve export / predict load the same data again
+            "path": str(dataset) if isinstance(dataset, str | Path) else None,
+            "seed": tcfg.seed,
+            "data_dir": str(data_dir) if data_dir else None,
+        }
+        write_json(
+            run_dir / "model_card.json",
+            _model_card(run_dir, spec_dict, data, summary, loaded_from, model),
+        )
         logger.info("done: test_acc {:.4f} energy {:.4f} uJ", test_acc, energy.energy_uj)
     model.eval()
     return TrainRun(
@@ -370,17 +391,32 @@ def _train(
 
 
 def _model_card(
-    run_dir: Path, spec: dict[str, Any], data: Any, summary: Mapping[str, Any]
+    run_dir: Path,
+    spec: dict[str, Any],
+    data: Any,
+    summary: Mapping[str, Any],
+    loaded_from: Mapping[str, Any],
+    model: Any = None,
 ) -> dict[str, Any]:
-    """The model card ``evolve predict`` reads beside ``model.pt``: what the model takes and
-    how raw values are prepared (the ``data`` section of an ``evolve export`` card)."""
+    """The model card ``evolve predict`` and ``evolve export`` read beside ``model.pt``: what
+    the model takes, how raw values are prepared (the ``data`` section of an ``evolve export``
+    card) and how to load the data set again (``path``, ``seed``, ``data_dir``)."""
     from evolve.export.exporters import data_section
 
+    where = {k: v for k, v in loaded_from.items() if v is not None}
     return {
         "run": run_dir.name,
+        "made_by": "evolve train",
         "spec": spec,
         "data": data_section(
-            data.name, data.input_shape, data.n_classes, data.input_scale, source=data.source
+            data.name,
+            data.input_shape,
+            data.n_classes,
+            data.input_scale,
+            model=model,
+            source=data.source,
+            **where,
+            **data.card_entries(),
         ),
         "timesteps": spec.get("timesteps"),
         "metrics": {
@@ -397,5 +433,6 @@ def _model_card(
             "profile": summary["energy"].get("profile"),
         },
         "firing_rates": summary["firing_rates"],
+        "neurobench": summary.get("neurobench"),
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
     }

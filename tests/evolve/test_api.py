@@ -27,6 +27,7 @@ TIMING = (
     "memory_mb",
     "first_train_seconds",
     "stage_seconds",
+    "cv_seconds",
 )
 
 
