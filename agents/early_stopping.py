@@ -47,7 +47,7 @@ from optuna.trial import TrialState
 from agents.errors import AgentError
 from agents.records import RunStore
 
-__all__ = ["CURVE_ATTR", "MultiObjectiveStopper", "StopDecision"]
+__all__ = ["CURVE_ATTR", "MultiObjectiveStopper", "StopDecision", "curve_value"]
 
 #: The trial user attribute holding the per-epoch values (list of dicts with an ``epoch`` key).
 CURVE_ATTR = "curve"
@@ -108,7 +108,8 @@ def _peer_curves(history: optuna.Study | RunStore, trial_number: int) -> Iterato
             yield record.attrs.get(CURVE_ATTR)
 
 
-def _number(entry: Mapping[str, Any], key: str) -> float | None:
+def curve_value(entry: Mapping[str, Any], key: str) -> float | None:
+    """A curve entry's number under ``key`` (``None`` when absent, not a number, or NaN)."""
     value = entry.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         return None
@@ -193,14 +194,14 @@ class MultiObjectiveStopper:
         Raises:
             AgentError: When a needed metric is missing from ``values``.
         """
-        accuracy = _number(values, self.accuracy_key)
+        accuracy = curve_value(values, self.accuracy_key)
         if accuracy is None:
             raise AgentError(
                 f"early stopping needs {self.accuracy_key!r} in each report, got {sorted(values)}"
             )
         energy: float | None = None
         if self.energy_key is not None:
-            energy = _number(values, self.energy_key)
+            energy = curve_value(values, self.energy_key)
             if energy is None:
                 raise AgentError(
                     f"early stopping needs {self.energy_key!r} in each report, got "
@@ -215,8 +216,8 @@ class MultiObjectiveStopper:
             entry = _entry_at(curve, epoch)
             if entry is None:
                 continue
-            peer_accuracy = _number(entry, self.accuracy_key)
-            peer_energy = None if self.energy_key is None else _number(entry, self.energy_key)
+            peer_accuracy = curve_value(entry, self.accuracy_key)
+            peer_energy = None if self.energy_key is None else curve_value(entry, self.energy_key)
             if peer_accuracy is None or (self.energy_key is not None and peer_energy is None):
                 continue
             n_compared += 1

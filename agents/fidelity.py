@@ -67,7 +67,7 @@ from typing import Any, Protocol
 import optuna
 from optuna.trial import TrialState
 
-from agents.early_stopping import CURVE_ATTR, MultiObjectiveStopper, StopDecision
+from agents.early_stopping import CURVE_ATTR, MultiObjectiveStopper, StopDecision, curve_value
 from agents.errors import AgentError
 from agents.records import RunStore, TrialRecord
 
@@ -203,13 +203,6 @@ def position_at_rung(points: Sequence[Point], index: int) -> int:
     return ahead + sum(1 for j in range(len(members)) if key(j) < me)
 
 
-def _number(entry: Mapping[str, Any], key: str) -> float | None:
-    value = entry.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        return None
-    return float(value)
-
-
 class MultiObjectiveASHA:
     """Multi-objective asynchronous successive halving over epochs, with Hyperband brackets.
 
@@ -301,8 +294,8 @@ class MultiObjectiveASHA:
             level = wanted.get(entry.get("epoch"))  # type: ignore[arg-type]
             if level is None:
                 continue
-            accuracy = _number(entry, self.accuracy_key)
-            energy = 0.0 if self.energy_key is None else _number(entry, self.energy_key)
+            accuracy = curve_value(entry, self.accuracy_key)
+            energy = 0.0 if self.energy_key is None else curve_value(entry, self.energy_key)
             if accuracy is not None and energy is not None:
                 out[level] = (accuracy, energy)
         return out
@@ -368,14 +361,14 @@ class MultiObjectiveASHA:
         Raises:
             AgentError: When a needed metric is missing from ``values``.
         """
-        accuracy = _number(values, self.accuracy_key)
+        accuracy = curve_value(values, self.accuracy_key)
         if accuracy is None:
             raise AgentError(
                 f"{self.name} needs {self.accuracy_key!r} in each report, got {sorted(values)}"
             )
         energy = 0.0
         if self.energy_key is not None:
-            reported = _number(values, self.energy_key)
+            reported = curve_value(values, self.energy_key)
             if reported is None:
                 raise AgentError(
                     f"{self.name} needs {self.energy_key!r} in each report, got "

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 from meta import write_result
+from table_parts import mean_std, pm  # noqa: F401  (the scripts' tables and the docs' agree)
 
 from evolve.data.datasets import Dataset, Split, load_dataset
 from evolve.engine.trial import TrialSettings, evaluate_trial
@@ -92,17 +93,6 @@ def latency_ms(model: torch.nn.Module, x: torch.Tensor, batch: int, repeats: int
         model(xb)
         times.append(time.perf_counter() - t0)
     return 1000 * statistics.median(times) / len(xb)
-
-
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    vals = [float(v) for v in values]
-    return statistics.fmean(vals), (statistics.stdev(vals) if len(vals) > 1 else 0.0)
-
-
-def pm(values: Sequence[float], scale: float = 1.0, digits: int = 2) -> str:
-    """``mean ± std`` of ``values × scale``."""
-    m, s = mean_std([v * scale for v in values])
-    return f"{m:.{digits}f} ± {s:.{digits}f}"
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

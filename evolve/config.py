@@ -75,6 +75,7 @@ class StudyConfig:
     RESUMABLE: ClassVar[tuple[str, ...]] = ("trials", "timeout", "max_failures")
     #: Settings left out of ``config.yaml`` while they have their default value.
     OMITTED_AT_DEFAULT: ClassVar[tuple[str, ...]] = (
+        "limits",
         "selection",
         "folds",
         "data_kind",
@@ -186,6 +187,7 @@ class SearchConfig(StudyConfig):
         dataset: A data set name or file; None: the space's data set, else ``digits``. A data
             set passed as an object is recorded by its name.
         energy_budget_uj: Candidates above this energy (µJ per inference) are infeasible.
+        limits: Metric name → upper bound: candidates above any are infeasible.
         no_early_stop: Never stop dominated trials early (the same as ``fidelity="none"``).
         fidelity: How running trials are stopped early, a key of :data:`agents.FIDELITIES`:
             ``stopper`` (the default: dominated at the same epoch by two finished trials),
@@ -246,6 +248,7 @@ class SearchConfig(StudyConfig):
 
     dataset: str | None = None
     energy_budget_uj: float | None = None
+    limits: dict[str, float] | None = None
     no_early_stop: bool = False
     fidelity: str = "stopper"
     reduction_factor: int = 3

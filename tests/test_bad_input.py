@@ -640,6 +640,22 @@ ROWS = [
         "per-sample",
     ),
     row(
+        "search-limit-not-metric-max",
+        f"search --space {{base}}/tiny.yaml --limit effective_acs {NEW} {S}",
+        "--limit 'effective_acs': give METRIC=MAX",
+    ),
+    row(
+        "search-limit-unknown-metric",
+        f"search --space {{base}}/tiny.yaml --limit effective_ac=5 {NEW} {S}",
+        "unknown metric 'effective_ac'",
+        "effective_acs",
+    ),
+    row(
+        "search-limit-maximised",
+        f"search --space {{base}}/tiny.yaml --limit activation_sparsity=0.5 {NEW} {S}",
+        "activation_sparsity is maximised",
+    ),
+    row(
         "search-resume-changed-energy-model",
         f"search --study r --resume --energy-model per-step --out {{runs}} {S}",
         "--energy-model per-step differs",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,7 @@ def search(
     data_dir: str | Path | None = None,
     data_kind: str | None = None,
     energy_budget_uj: float | None = None,
+    limits: Mapping[str, float] | None = None,
     no_early_stop: bool | None = None,
     fidelity: str | None = None,
     reduction_factor: int | None = None,
@@ -92,6 +93,9 @@ def search(
             its shape; :mod:`evolve.data.kinds`). The space is restricted to the network kinds
             that take it before any trial.
         energy_budget_uj: Candidates above this energy are infeasible.
+        limits: Upper bounds on minimised metrics every trial records, by objective name
+            (``{"effective_acs": 2e5, "footprint": 40_000}``): candidates above any are
+            infeasible (kept off the front). Fixed for a run.
         no_early_stop: Never stop dominated trials early (``fidelity="none"``).
         fidelity: How running trials are stopped early (:data:`agents.FIDELITIES`): ``stopper``
             (the default: two finished trials dominate it at the same epoch), ``asha``
@@ -163,6 +167,7 @@ def search(
             "data_dir": str(data_dir) if data_dir is not None else None,
             "data_kind": data_kind,
             "energy_budget_uj": energy_budget_uj,
+            "limits": dict(limits) if limits else None,
             "no_early_stop": no_early_stop or None,
             "fidelity": fidelity,
             "reduction_factor": reduction_factor,
@@ -272,7 +277,7 @@ def _search(
     options = ray_options(cfg, prepared.run_dir) if cfg.backend == "ray" else None
     constraints = (
         [Constraint("energy_uj", float(cfg.energy_budget_uj))] if cfg.energy_budget_uj else []
-    )
+    ) + _limits(cfg.limits)
     prepared = dataclasses.replace(prepared, cfg=cfg, space=space)
     with st.opened_study(
         prepared,
@@ -354,6 +359,36 @@ def _search(
     if result.interrupted:
         raise Interrupted(prepared.run_dir, prepared.study_name)
     return Run(prepared.run_dir, storage=cfg.storage, data=data, user_objectives=users)
+
+
+def _limits(limits: Mapping[str, float] | None) -> list[Any]:
+    """The constraints ``limits`` names: an objective's name (short or recorded) → its bound.
+
+    Raises:
+        UserError: an unknown metric, a maximised one, or a bound that is not a finite number.
+    """
+    import math
+
+    from agents import OBJECTIVES, Constraint
+
+    out = []
+    for name, bound in (limits or {}).items():
+        known = {**{o.name: o for o in OBJECTIVES.values()}, **OBJECTIVES}
+        if name not in known:
+            raise UserError(
+                f"limits: unknown metric {name!r}; choose one of "
+                f"{', '.join(n for n, o in OBJECTIVES.items() if o.direction == 'minimize')}"
+            )
+        if known[name].direction != "minimize":
+            raise UserError(f"limits: {name} is maximised; a limit is an upper bound")
+        if (
+            isinstance(bound, bool)
+            or not isinstance(bound, int | float)
+            or not math.isfinite(bound)
+        ):
+            raise UserError(f"limits: {name} needs a finite number, got {bound!r}")
+        out.append(Constraint(known[name].name, float(bound)))
+    return out
 
 
 def _scheduler(cfg: SearchConfig) -> Any:

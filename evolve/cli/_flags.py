@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ _PHRASES: tuple[tuple[str, str], ...] = (
         "applies with --proxy-filter; give --proxy-filter",
     ),
     ("leave out backend 'ray'", "leave out --backend ray"),
+    ("limits: ", "--limit: "),
     ("work on it too with join=True", "pass --join to work on it too"),
     ("start it anew", "start it without --resume"),
     ("trials and epochs must be >= 1", "--trials and --epochs must be >= 1"),
@@ -275,6 +276,45 @@ def add_ray_flags(p: argparse.ArgumentParser) -> None:
 
 #: The proxy filter's keywords (``--proxy-filter``, ``--proxy-pool``).
 PROXY_FLAGS = ("proxy_filter", "proxy_pool")
+
+
+def add_limit_flags(p: argparse.ArgumentParser) -> None:
+    """``--energy-budget-uj`` and ``--limit METRIC=MAX``: upper bounds that make a candidate
+    infeasible (``limits=`` of :func:`evolve.search`)."""
+    p.add_argument(
+        "--energy-budget-uj",
+        type=float,
+        help="constraint: candidates above this energy are infeasible",
+    )
+    p.add_argument(
+        "--limit",
+        action="append",
+        metavar="METRIC=MAX",
+        help="constraint on a minimised metric every trial records, e.g. effective_acs=2e5, "
+        "synops=3e5, footprint=40000 (bytes), latency=1 (ms): candidates above it are "
+        "infeasible; repeatable; fixed for a run",
+    )
+
+
+def limits_of(given: Sequence[str] | None) -> dict[str, float] | None:
+    """``--limit`` values (``METRIC=MAX``, repeated) as the ``limits`` mapping.
+
+    Raises:
+        UserError: a value that is not ``METRIC=MAX`` with a number.
+    """
+    if not given:
+        return None
+    out: dict[str, float] = {}
+    for text in given:
+        name, sep, value = text.partition("=")
+        try:
+            bound = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise UserError(f"--limit {text!r}: give METRIC=MAX, e.g. --limit effective_acs=2e5")
+        out[name.strip()] = bound
+    return out
 
 
 def add_proxy_flags(p: argparse.ArgumentParser) -> None:

@@ -76,11 +76,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="per-inference (default: the input layer counts once) or per-step (at every "
         "time step, as on a chip fed the input every step); fixed for a run",
     )
-    p.add_argument(
-        "--energy-budget-uj",
-        type=float,
-        help="constraint: candidates above this energy are infeasible",
-    )
+    _flags.add_limit_flags(p)
     p.add_argument(
         "--epochs",
         type=int,
@@ -142,6 +138,7 @@ def run(a: argparse.Namespace) -> int:
     )
     kwargs = {**study_kwargs(a), **{k: getattr(a, k) for k in flags}}
     kwargs["objectives"] = objectives or None
+    kwargs["limits"] = _flags.limits_of(a.limit)
     return run_study(
         "search", evolve.search, kwargs, " --backend ray" if a.backend == "ray" else ""
     )

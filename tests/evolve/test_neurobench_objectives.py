@@ -177,3 +177,26 @@ def test_the_docs_example_is_what_its_json_renders_and_neurobench_agreed() -> No
     assert (
         every["energy_uj"] > once["energy_uj"] and every["ann_energy_uj"] == once["ann_energy_uj"]
     )
+
+
+def test_a_limit_on_effective_acs_makes_candidates_above_it_infeasible(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    run = evolve.search(
+        "hybrid_neuron",
+        "digits",
+        trials=2,
+        epochs=1,
+        constraint="nir",
+        limits={"effective_acs": 1.0},  # below any network that spikes at all
+        study="lim",
+        out=runs,
+    )
+    cfg = yaml.safe_load((run.path / "config.yaml").read_text())
+    assert cfg["limits"] == {"effective_acs": 1.0}
+    records = [r for r in run.store.trials() if r.state == "complete"]
+    assert records and all(not r.feasible for r in records)
+    for r in records:
+        assert r.constraints["effective_acs"] == pytest.approx(r.attrs["effective_acs"] - 1.0)
+    assert run.front == []  # nothing above a limit reaches the front
+    with pytest.raises(evolve.RunError, match="limits"):
+        evolve.search(study="lim", out=runs, resume=True, limits={"effective_acs": 5.0})
