@@ -111,8 +111,8 @@ bench-proxies: $(BENCH_STAMP)  ## zero-cost proxies (sahd, grad) vs briefly trai
 bench-quickstart: $(BASE_STAMP)  ## the quick-start search as make search runs it, timed (the README's output and time; ~3.5 min)
 	$(BIN)/python benchmarks/quickstart.py --out benchmarks/results/quickstart.json
 
-bench-setup:  ## set-up time of make search and make test on a clean clone with an empty pip cache (~3 min)
-	$(PYTHON) benchmarks/setup_time.py --out benchmarks/results/setup_time.json
+bench-setup: $(BASE_STAMP)  ## set-up time of make search and make test on a clean clone with an empty pip cache (~2 min)
+	$(BIN)/python benchmarks/setup_time.py --out benchmarks/results/setup_time.json
 
 BENCH_ALL := bench-quickstart bench-setup bench bench-engine bench-attention bench-search bench-bif bench-sdsa bench-timesteps \
 	bench-snn-ann bench-continual bench-ray bench-ucr bench-ecg bench-long-run bench-proxies
