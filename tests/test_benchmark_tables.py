@@ -26,10 +26,7 @@ from tables import RENDERERS  # noqa: E402
 #: below fails while a listed name has a JSON, and when a marker without JSON is not listed).
 NOT_YET_MEASURED = {
     "neurons",
-    "engine_overhead",
-    "attention_speed",
     "search_efficiency",
-    "long_run",
     "ray_scaling",
     "sdsa_single_layer",
     "timesteps",
