@@ -29,7 +29,6 @@ NOT_YET_MEASURED = {
     "sdsa_single_layer",
     "snn_vs_ann",
     "ucr",
-    "bif_vs_lif",
 }
 
 
