@@ -141,8 +141,9 @@ def cross_validate(
     evaluate: Callable[..., Any],
 ) -> dict[str, Any]:
     """Score a candidate on ``settings.folds`` folds: train it on each fold's training part
-    with ``evaluate(arch, fold_data, fold_settings)`` (the trial's own evaluation, without
-    folds), and collect the best held-out accuracy of each.
+    with ``evaluate(arch, fold_data, fold_settings)`` (the trial's own evaluation with
+    ``score_only``: training and the held-out accuracy, nothing measured that the folds do not
+    use), and collect the best held-out accuracy of each.
 
     Returns:
         Trial attributes: ``cv_folds``, ``cv_fold_accuracies``, ``cv_accuracy_mean``,
@@ -151,7 +152,7 @@ def cross_validate(
     import time
 
     t0 = time.perf_counter()
-    one = dataclasses.replace(settings, folds=0)
+    one = dataclasses.replace(settings, folds=0, score_only=True)
     accuracies = []
     for fold in fold_datasets(data, settings.folds, settings.fold_seed):
         outcome = evaluate(arch, fold, one)

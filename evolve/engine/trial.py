@@ -80,6 +80,9 @@ class TrialSettings:
     #: ``fold_seed``, the run's seed); 0: the validation split's accuracy.
     folds: int = 0
     fold_seed: int = 0
+    #: One fold of that cross-validation: train, and return only the held-out accuracy (no
+    #: energy, test, latency or user objective: the trial measures those once, on its model).
+    score_only: bool = False
 
 
 class TrialMemoryExceeded(MemoryError):
@@ -321,6 +324,9 @@ def evaluate_trial(
         loss_fn=loss_fn,
         step_check=step_check,
     )
+    if settings.score_only:
+        held_out = {"val_accuracy": result.best_val_acc}
+        return TrialOutcome(values={"accuracy": result.best_val_acc}, attrs=held_out)
     energy = _energy(model, data.val, settings)
     memory.check("measuring energy")
     test_acc = evaluate(model, data.test)
