@@ -60,8 +60,10 @@ from agents.samplers import resolve_sampler_name
 from agents.storage import (
     JOURNAL_SUFFIXES,
     SCHEMA_RACE_ATTEMPTS,
+    close_storage,
     describe_storage,
     open_storage,
+    set_user_attrs,
     with_trial_cache,
 )
 
@@ -168,7 +170,8 @@ class OptunaAgent:
         self._rungs: dict[int, dict[str, Any]] = {}
         self.sampler_name = resolve_sampler_name(sampler, len(self._objectives))
 
-        backend = with_trial_cache(open_storage(storage))  # the study and the store share it
+        # the study and the store share it
+        backend = with_trial_cache(open_storage(storage, writer=True))
         self._study, existed = open_study(
             backend,
             storage=storage,
@@ -190,6 +193,12 @@ class OptunaAgent:
         self._store = OptunaStore(
             backend, study_name, objectives=self._objectives, constraints=self._constraints
         )
+
+    def close(self) -> None:
+        """Closes the study's database connections (:func:`agents.storage.close_storage`);
+        the agent is not used afterwards. Trials still open stay RUNNING (a resume marks them
+        failed)."""
+        close_storage(self._study._storage)
 
     # -- what the study holds ---------------------------------------------------------------
 
@@ -419,13 +428,12 @@ class OptunaAgent:
                     violations[constraint.name] = constraint.violation(value)
 
         trial = self._live[proposal.number]
-        for key, value in self._rungs.pop(proposal.number, {}).items():
-            trial.set_user_attr(key, value)
+        written = dict(self._rungs.pop(proposal.number, {}))
         if attrs_problem is None:
-            for key, value in attrs.items():
-                trial.set_user_attr(key, value)
+            written.update(attrs)
         if metrics_problem is None and metrics:
-            trial.set_user_attr("metrics", metrics)
+            written["metrics"] = metrics
+        set_user_attrs(trial, written)  # one commit, not one per key
         if problems:
             message = f"trial {proposal.number}: " + "; ".join(problems)
             trial.set_user_attr("fail_reason", message)

@@ -313,7 +313,12 @@ def opened_study(
                 setup, reference=reference, constraints=constraints, early_stopper=early_stopper
             )
             created = None  # recorded: kept whatever happens next
-            yield opened
+            try:
+                yield opened
+            finally:
+                close = getattr(opened[0], "close", None)
+                if callable(close):  # the database as a reader expects it (one file)
+                    close()
     finally:
         discard_new_folder(created)
 

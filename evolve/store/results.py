@@ -22,11 +22,19 @@ if TYPE_CHECKING:
 
 
 def finished_points(
-    store: RunStore, objectives: Sequence[Objective]
+    store: RunStore,
+    objectives: Sequence[Objective],
+    trials: Sequence[TrialRecord] | None = None,
 ) -> list[tuple[TrialRecord, list[float]]]:
-    """COMPLETE, feasible trials with finite values, in trial order (pruned trials never count)."""
+    """COMPLETE, feasible trials with finite values, in trial order (pruned trials never count).
+
+    ``trials``: the store's trials when the caller has just read them (one read, not two).
+    """
     out = []
-    for t in store.trials(("complete",)):
+    complete = store.trials(("complete",)) if trials is None else trials
+    for t in complete:
+        if t.state != "complete":
+            continue
         if t.values is None or len(t.values) != len(objectives):
             continue
         values = [t.values[o.name] for o in objectives]
@@ -37,12 +45,19 @@ def finished_points(
 
 
 def pareto_summary(
-    store: RunStore, objectives: Sequence[Objective], reference: Mapping[str, float]
+    store: RunStore,
+    objectives: Sequence[Objective],
+    reference: Mapping[str, float],
+    trials: Sequence[TrialRecord] | None = None,
 ) -> dict[str, Any]:
-    """The front (non-dominated COMPLETE trials), its hypervolume and the hypervolume history."""
+    """The front (non-dominated COMPLETE trials), its hypervolume and the hypervolume history.
+
+    ``trials``: every trial of the store when the caller has just read them (one read, not two).
+    """
     directions = [o.direction for o in objectives]
     ref = [float(reference[o.name]) for o in objectives]
-    pts = finished_points(store, objectives)
+    every = store.trials() if trials is None else trials
+    pts = finished_points(store, objectives, every)
     front_idx = pareto_front([p for _, p in pts], directions) if pts else []
     front = []
     for i in sorted(front_idx, key=lambda i: pts[i][1][0], reverse=directions[0] == "maximize"):
@@ -67,7 +82,7 @@ def pareto_summary(
             hv = hypervolume(current, ref, directions)
         history.append({"trial": t.number, "hypervolume": hv})
     counts: dict[str, int] = {}
-    for t in store.trials():
+    for t in every:
         counts[t.state] = counts.get(t.state, 0) + 1
     return {
         "study": store.study_name,
@@ -83,10 +98,15 @@ def pareto_summary(
     }
 
 
-def trial_rows(store: RunStore, objectives: Sequence[Objective]) -> list[dict[str, Any]]:
-    """One flat row per trial: number, state, objectives, parameters, diagnostics."""
+def trial_rows(
+    store: RunStore,
+    objectives: Sequence[Objective],
+    trials: Sequence[TrialRecord] | None = None,
+) -> list[dict[str, Any]]:
+    """One flat row per trial: number, state, objectives, parameters, diagnostics
+    (``trials``: the store's trials when the caller has just read them)."""
     rows = []
-    for t in store.trials():
+    for t in store.trials() if trials is None else trials:
         row: dict[str, Any] = {
             "number": t.number,
             "state": t.state.upper(),
@@ -120,7 +140,8 @@ def write_results(
     reference: Mapping[str, float],
 ) -> dict[str, Any]:
     """Rewrite ``pareto.json`` and ``trials.parquet`` from the study; return the Pareto summary."""
-    summary = pareto_summary(store, objectives, reference)
+    trials = store.trials()  # one read of the study for both files
+    summary = pareto_summary(store, objectives, reference, trials)
     write_json(run_dir / "pareto.json", summary)
-    write_trials_parquet(run_dir / "trials.parquet", trial_rows(store, objectives))
+    write_trials_parquet(run_dir / "trials.parquet", trial_rows(store, objectives, trials))
     return summary
