@@ -87,3 +87,17 @@ def test_bad_proxy_settings_record_nothing(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="proxy_filter must be one of sahd, grad"):
         _search(tmp_path, 1, proxy_filter="synflow")
     assert not (tmp_path / "runs" / "p").exists()
+
+
+def test_only_the_first_proposals_kind_competes() -> None:
+    """A CNN scoring higher than every MLP is not chosen when the agent's first proposal of the
+    pool is an MLP: a proxy ranks across kinds poorly (docs/proxies.md)."""
+    from agents import Proposal
+    from evolve.engine.proxy_filter import within_kind
+
+    mlp0, cnn, mlp2, cnn2 = (
+        Proposal(i, {"kind": k, "depth": 1}) for i, k in enumerate(("mlp", "cnn", "mlp", "cnn"))
+    )
+    scored = [(mlp0, 1.0, None), (cnn, 9.0, None), (mlp2, 2.0, None), (cnn2, -math.inf, "x")]
+    assert [p.number for p, _, _ in within_kind(scored)] == [0, 2]
+    assert [p.number for p, _, _ in within_kind(scored[1:])] == [1, 3]
