@@ -261,6 +261,20 @@ def ucr(d: dict[str, Any], variant: str | None) -> str:
                     f"{e / ann_e:.3f}" if snn else "1",
                 ]
             )
+        snn_acc = mean_std([x["test_accuracy"] for x in r["rows"]["SNN"]])[0]
+        for b in r.get("baselines", []):
+            gap = 100 * (snn_acc - b["test_accuracy"])
+            name = b.get("label", b["name"])
+            rows.append(
+                [
+                    "",
+                    "",
+                    f"{name} (SNN {gap:+.1f} points)",
+                    f"{100 * b['test_accuracy']:.1f}",
+                    "",
+                    "",
+                ]
+            )
     header = [
         "data set",
         "searched SNN (layers: width, kernel, neuron; window w; steps per window)",
