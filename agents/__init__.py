@@ -105,6 +105,7 @@ def _load(module: str, name: str) -> type[Any]:
 AGENTS: dict[str, Callable[[], type[Any]]] = {
     "optuna": partial(_load, "agents.optuna_agent", "OptunaAgent"),
     "random": partial(_load, "agents.random_agent", "RandomAgent"),
+    "oneshot": partial(_load, "agents.oneshot", "OneShotAgent"),
 }
 
 

@@ -35,7 +35,8 @@ at 0-based epoch ``e`` comes after ``e + 1`` epochs of training):
 
 Every rung reached is recorded with the trial when it is told: the user attributes ``rung``
 (epochs at the last rung reached), ``bracket`` and ``promotions`` (a list of ``{"rung",
-"epoch", "rank", "n_at_rung", "promoted"}``, ``rank`` being T's 0-based position), so
+"epoch", "rank", "n_at_rung", "promoted"}``, ``rank`` being T's 0-based position, plus
+``data_fraction`` when the report carries one: the share of the training data), so
 ``trials.parquet`` has them as columns. A stopped trial also gets ``early_stop`` (the decision
 and its reason) at once; the caller tells it PRUNED, and a pruned trial is never on the Pareto
 front.
@@ -391,6 +392,9 @@ class MultiObjectiveASHA:
         history.append(
             {"rung": level, "epoch": epoch, "rank": rank, "n_at_rung": n, "promoted": promoted}
         )
+        fraction = curve_value(values, "data_fraction")  # fidelity_resource "data"
+        if fraction is not None:
+            history[-1]["data_fraction"] = fraction
         self._history[mine] = history
         attrs = {"rung": level, "bracket": bracket, "promotions": history}
         eta = self.reduction_factor
@@ -401,14 +405,21 @@ class MultiObjectiveASHA:
                 f"rank {rank + 1} of {n} trials at rung {level} epochs (bracket {bracket}); the "
                 f"top {keep} (1/{eta}) continue"
             )
+        if fraction is not None:
+            reason += f"; trained on {fraction:.3g} of the training data"
         return StopDecision(not promoted, epoch, n - 1, rank, reason, trial_attrs=attrs)
 
 
 def describe_stops(
-    name: str, reduction_factor: int, min_epochs: int, records: Iterable[TrialRecord]
+    name: str,
+    reduction_factor: int,
+    min_epochs: int,
+    records: Iterable[TrialRecord],
+    resource: str = "epochs",
 ) -> str:
     """One line on what a scheduler did in a run (``evolve show``): its settings and how many
-    trials stopped at each rung (from the ``rung`` of the pruned ``records``).
+    trials stopped at each rung (from the ``rung`` of the pruned ``records``); ``resource``
+    ``data`` says that the epochs before a rung also trained on a share of the data.
 
     Example:
         >>> stopped = [TrialRecord(number=4, state="pruned", attrs={"rung": 1})]
@@ -422,7 +433,8 @@ def describe_stops(
             at[rung] = at.get(rung, 0) + 1
     where = ", ".join(f"{n} after {rung} epochs" for rung, n in sorted(at.items()))
     return (
-        f"fidelity {name} (eta {reduction_factor}, first rung {min_epochs} epochs): "
+        f"fidelity {name}{' on growing data fractions' if resource == 'data' else ''} "
+        f"(eta {reduction_factor}, first rung {min_epochs} epochs): "
         f"{sum(at.values())} trials stopped at rungs" + (f" ({where})" if where else "")
     )
 

@@ -87,6 +87,7 @@ class StudyConfig:
         "fidelity",
         "reduction_factor",
         "min_epochs",
+        "fidelity_resource",
     )
 
     space: str = DEFAULT_SPACE
@@ -198,6 +199,9 @@ class SearchConfig(StudyConfig):
             Fixed for a run.
         min_epochs: ``asha``/``hyperband``: epochs at the first rung (default 1). Fixed for a
             run.
+        fidelity_resource: ``epochs`` (default) or ``data`` (``asha``/``hyperband`` only: the
+            epochs before each rung also train on a growing, nested fraction of the training
+            split; :mod:`evolve.training.subsets`). Fixed for a run.
         trial_memory_mb: Fail a trial that grows resident memory by more than this (MB).
         constraint: A key of ``evolve.engine.setup.CONSTRAINTS`` (``nir``).
         energy_model: ``per-inference`` (the default: the encoding layer that runs once on the
@@ -253,6 +257,7 @@ class SearchConfig(StudyConfig):
     fidelity: str = "stopper"
     reduction_factor: int = 3
     min_epochs: int = 1
+    fidelity_resource: str = "epochs"
     trial_memory_mb: float | None = None
     constraint: str | None = None
     energy_model: str = "per-inference"

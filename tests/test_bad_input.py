@@ -726,6 +726,29 @@ ROWS = [
         f"search --study r --resume --proxy-filter sahd --out {{runs}} {S}",
         "--proxy-filter sahd differs",
     ),
+    # the one-shot agent (evolve.engine.oneshot): supernets of mlp/cnn only, local, no filter
+    row(
+        "search-oneshot-transformer-space",
+        f"search --space hybrid_attention --agent oneshot {NEW} {S}",
+        "--agent oneshot supports kind mlp and cnn",
+        "use --agent optuna for hybrid_attention",
+    ),
+    row(
+        "search-oneshot-with-proxy-filter",
+        f"search --space {{base}}/tiny.yaml --agent oneshot --proxy-filter sahd {NEW} {S}",
+        "leave out --proxy-filter",
+    ),
+    row(
+        "search-oneshot-on-ray",
+        f"search --space {{base}}/tiny.yaml --agent oneshot --backend ray {NEW} {S}",
+        "--agent oneshot runs on the local backend; leave out --backend ray",
+    ),
+    row(
+        "search-oneshot-on-data-fractions",
+        f"search --space {{base}}/tiny.yaml --agent oneshot --fidelity asha "
+        f"--fidelity-resource data {NEW} {S}",
+        "retrains its front on all of the training data; leave out --fidelity-resource data",
+    ),
     # multi-fidelity scheduling (agents.fidelity): a known scheduler, eta >= 2, r >= 1, fixed
     row(
         "search-unknown-fidelity",
@@ -752,6 +775,23 @@ ROWS = [
         "search-resume-changed-fidelity",
         f"search --study r --resume --fidelity asha --out {{runs}} {S}",
         "--fidelity asha differs",
+    ),
+    # the data resource (evolve.training.subsets): a known resource, only with rungs, fixed
+    row(
+        "search-unknown-fidelity-resource",
+        f"search --space {{base}}/tiny.yaml --fidelity asha --fidelity-resource time {NEW} {S}",
+        "--fidelity-resource must be one of epochs, data, got 'time'",
+    ),
+    row(
+        "search-data-fidelity-without-rungs",
+        f"search --space {{base}}/tiny.yaml --fidelity-resource data {NEW} {S}",
+        "--fidelity-resource must be epochs with --fidelity stopper; for data give --fidelity "
+        "asha or hyperband",
+    ),
+    row(
+        "search-resume-changed-fidelity-resource",
+        f"search --study r --resume --fidelity-resource data --out {{runs}} {S}",
+        "--fidelity-resource data differs",
     ),
     row(
         "search-resume-corrupt-config",

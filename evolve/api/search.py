@@ -44,6 +44,7 @@ def search(
     fidelity: str | None = None,
     reduction_factor: int | None = None,
     min_epochs: int | None = None,
+    fidelity_resource: str | None = None,
     trial_memory_mb: float | None = None,
     constraint: str | None = None,
     energy_model: str | None = None,
@@ -79,7 +80,9 @@ def search(
         trials: Finished trials to reach, pruned ones included.
         epochs: Training epochs per trial.
         sampler: ``auto``, ``nsga2``, ``tpe``, ``random`` or ``qmc``.
-        agent: A key of ``agents.AGENTS``.
+        agent: A key of ``agents.AGENTS``. ``oneshot``: a weight-sharing supernet trained once,
+            ``trials`` NSGA-II proposals scored on its inherited weights, then their front
+            retrained as the run's trials (:mod:`evolve.engine.oneshot`; ``kind`` mlp or cnn).
         seed: Seed of the sampler, the data split and training.
         storage: Optuna storage (``sqlite:///...``, a ``.log`` journal file, ``postgresql://``).
         study: The study's name (its folder under ``out``).
@@ -108,6 +111,9 @@ def search(
         reduction_factor: η of ``asha``/``hyperband`` (default 3). Fixed for a run.
         min_epochs: Epochs at the first rung of ``asha``/``hyperband`` (default 1). Fixed for
             a run.
+        fidelity_resource: ``epochs`` (default) or ``data``: with ``asha``/``hyperband`` the
+            epochs before a bracket's ``k``-th of ``K`` rungs train on a nested, stratified
+            ``η^(k-K)`` of the training split (:mod:`evolve.training.subsets`). Fixed for a run.
         trial_memory_mb: Fail a trial that grows resident memory by more than this.
         constraint: ``nir``: only candidates NIR can express.
         energy_model: ``per-inference`` (default) or ``per-step``: how often the encoding
@@ -172,6 +178,7 @@ def search(
             "fidelity": fidelity,
             "reduction_factor": reduction_factor,
             "min_epochs": min_epochs,
+            "fidelity_resource": fidelity_resource,
             "trial_memory_mb": trial_memory_mb,
             "constraint": constraint,
             "energy_model": energy_model,
@@ -212,13 +219,14 @@ def _search(
     from evolve.api.run import Run
     from evolve.data.datasets import load_dataset
     from evolve.engine import setup as st
-    from evolve.engine.loop import run_loop
+    from evolve.engine.oneshot import check_agent_settings, search_loop
     from evolve.engine.proxy_filter import ProxyFilter, check_proxy_settings
     from evolve.engine.ray_loop import ray_options, run_ray
     from evolve.engine.selection import resolve_folds
     from evolve.engine.trial import TrialSettings, evaluate_trial, memory_cap_supported
     from evolve.store.runlog import logger
     from evolve.training.baselines import record_baselines
+    from evolve.training.subsets import data_fidelity
     from snn_models.energy import ENERGY_MODELS
 
     prepared = st.prepare_study(
@@ -232,6 +240,8 @@ def _search(
     )
     cfg, space, objectives = prepared.cfg, prepared.space, prepared.objectives
     scheduler = _scheduler(cfg)  # a bad fidelity setting fails before any data is read
+    fidelity = "none" if cfg.no_early_stop else cfg.fidelity
+    fractions = data_fidelity(cfg.fidelity_resource, fidelity, scheduler, seed=cfg.seed)
     resolve_folds(cfg.selection, cfg.folds)  # the settings, before any data is read
     if any(k.startswith("cl_") for k in space.dimensions):
         raise UserError(
@@ -274,6 +284,7 @@ def _search(
     if pool and cfg.backend == "ray":
         raise UserError("proxy_filter needs the local backend; leave out backend 'ray'")
     cfg = cfg.replace(proxy_pool=pool or None)  # the resolved pool is what config.yaml records
+    check_agent_settings(cfg, space, join=prepared.join)  # agent oneshot: what it supports
     options = ray_options(cfg, prepared.run_dir) if cfg.backend == "ray" else None
     constraints = (
         [Constraint("energy_uj", float(cfg.energy_budget_uj))] if cfg.energy_budget_uj else []
@@ -317,6 +328,7 @@ def _search(
             energy_model=cfg.energy_model,
             folds=n_folds,
             fold_seed=cfg.seed,
+            data_fidelity=fractions,
         )
         record_baselines(prepared.run_dir, data, space.default(), folds=n_folds, seed=cfg.seed)
         desc = f"search {space.name}"
@@ -339,10 +351,13 @@ def _search(
                 settings = dataclasses.replace(
                     base, seed=cfg.seed + proposal.number, teacher_seed=cfg.seed
                 )
-                return evaluate_trial(proposal.arch, data, settings, report=report)
+                return evaluate_trial(
+                    proposal.arch, data, settings, report=report, number=proposal.number
+                )
 
             assert cfg.trials is not None and cfg.reference_point is not None
-            result = run_loop(
+            loop = search_loop(cfg, space, data, base, objectives, constraints)  # oneshot or not
+            result = loop(
                 agent,
                 trials=cfg.trials,
                 timeout=cfg.timeout,

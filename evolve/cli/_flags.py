@@ -42,6 +42,11 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     ("(storage runs/shared.log)", "(--storage runs/shared.log)"),
     ("(storage postgresql://...)", "(--storage postgresql://...)"),
     ("use agent 'optuna' with backend 'ray'", "use --agent optuna --backend ray"),
+    ("agent oneshot ", "--agent oneshot "),
+    ("use agent optuna for", "use --agent optuna for"),
+    ("leave out join", "leave out --join"),
+    ("leave out proxy_filter", "leave out --proxy-filter"),
+    ("leave out fidelity_resource 'data'", "leave out --fidelity-resource data"),
     (
         "use agent 'optuna' and run its trials on Ray (agents.ray_backend.run_with_ray)",
         "use --agent optuna --backend ray",
@@ -65,6 +70,8 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     ("drop data_kind", "drop --data-kind"),
     ("declare data_kind", "declare --data-kind"),
     ("with no_early_stop", "with --no-early-stop"),
+    ("epochs with fidelity ", "epochs with --fidelity "),
+    ("for data give fidelity asha", "for data give --fidelity asha"),
 )
 _RESUME = re.compile(
     r"setting (\w+)=(.+?) differs from the study's (.+?); a resumed study keeps it \(only "
@@ -90,6 +97,7 @@ _SETTINGS = {
     "fidelity",
     "reduction_factor",
     "min_epochs",
+    "fidelity_resource",
     "trial_memory_mb",
     "constraint",
     "energy_model",
@@ -232,7 +240,11 @@ def add_study_flags(p: argparse.ArgumentParser) -> None:
         "--sampler",
         help="auto (nsga2 for several objectives, tpe for one), nsga2, tpe, random, qmc",
     )
-    p.add_argument("--agent", help="search agent: optuna (default) or random")
+    p.add_argument(
+        "--agent",
+        help="search agent: optuna (default), random or oneshot (weight-sharing supernet, "
+        "then its front retrained)",
+    )
     p.add_argument(
         "--seed", type=int, help="seed of the sampler, data split and training (default 0)"
     )
@@ -336,11 +348,12 @@ def add_proxy_flags(p: argparse.ArgumentParser) -> None:
 
 
 #: The multi-fidelity scheduler's keywords (``--fidelity``, ``--reduction-factor``, ...).
-FIDELITY_FLAGS = ("fidelity", "reduction_factor", "min_epochs")
+FIDELITY_FLAGS = ("fidelity", "reduction_factor", "min_epochs", "fidelity_resource")
 
 
 def add_fidelity_flags(p: argparse.ArgumentParser) -> None:
-    """``--fidelity``, ``--reduction-factor``, ``--min-epochs`` (:mod:`agents.fidelity`)."""
+    """``--fidelity``, ``--reduction-factor``, ``--min-epochs`` (:mod:`agents.fidelity`),
+    ``--fidelity-resource`` (:mod:`evolve.training.subsets`)."""
     p.add_argument(
         "--fidelity",
         metavar="NAME",
@@ -360,6 +373,13 @@ def add_fidelity_flags(p: argparse.ArgumentParser) -> None:
         type=int,
         metavar="R",
         help="asha/hyperband: epochs at the first rung (default 1)",
+    )
+    p.add_argument(
+        "--fidelity-resource",
+        metavar="RESOURCE",
+        help="asha/hyperband: epochs (default) or data: the epochs before a bracket's k-th of "
+        "K rungs also train on only eta^(k-K) of the training split (nested, stratified); "
+        "fixed for a run",
     )
 
 

@@ -13,13 +13,13 @@ told FAIL.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import traceback
 from pathlib import Path
 from typing import Any
 
 from agents.ray_backend import TRACEBACK_KEY, epoch_report, final_report
 from evolve.data.datasets import Dataset
+from evolve.engine.loop import release_trial_garbage
 from evolve.engine.trial import TrialOutcome, TrialSettings
 
 
@@ -49,7 +49,7 @@ def ray_trainable(
     values: dict[str, float] = {}
     outcome: TrialOutcome | None = None
     try:
-        outcome = evaluate_trial(config["arch"], data, trial_settings, report=report)
+        outcome = evaluate_trial(config["arch"], data, trial_settings, report=report, number=number)
         if not outcome.stopped_early and outcome.checkpoint is not None:
             checkpoints.save(Path(run_dir), number, **outcome.checkpoint)
         values, attrs = outcome.values, {**outcome.attrs, "arch": config["arch"]}
@@ -58,7 +58,7 @@ def ray_trainable(
     ) as e:  # a bad candidate, not a bad worker: no retry (Tune's stop is SystemExit)
         attrs = {**failure_attrs(e, config["arch"]), TRACEBACK_KEY: traceback.format_exc()}
     outcome = None  # this worker may run the next trial (reused actor): start it clean
-    gc.collect()
+    release_trial_garbage(failed=TRACEBACK_KEY in attrs)
     tune.report(final_report(values, attrs))
 
 

@@ -25,6 +25,7 @@ from evolve.errors import UserError
 from evolve.store.runlog import logger
 from evolve.training.distill import Distiller
 from evolve.training.selector import NeuronSelector
+from evolve.training.subsets import DataFidelity, epoch_splits
 from evolve.training.teachers import TeacherCache
 from evolve.training.trainer import EpochRecord, TrainConfig, evaluate, train
 from snn_models.ann import build_ann
@@ -83,6 +84,10 @@ class TrialSettings:
     #: One fold of that cross-validation: train, and return only the held-out accuracy (no
     #: energy, test, latency or user objective: the trial measures those once, on its model).
     score_only: bool = False
+    #: ``fidelity_resource="data"``: the per-bracket fractions of the training split each
+    #: epoch trains on (:mod:`evolve.training.subsets`); None: all of it every epoch. A
+    #: cross-validation fold (``score_only``) always trains on all of its data.
+    data_fidelity: DataFidelity | None = None
 
 
 class TrialMemoryExceeded(MemoryError):
@@ -244,8 +249,12 @@ def evaluate_trial(
     settings: TrialSettings,
     *,
     report: ReportFn | None = None,
+    number: int = 0,
 ) -> TrialOutcome:
     """Build, train (select on validation), and measure one candidate.
+
+    ``number`` (the trial's) picks its bracket of ``settings.data_fidelity``; with one, every
+    report and the outcome carry ``data_fraction`` (of the training split, that epoch).
 
     Raises:
         snn_models.ConfigError / evolve.errors.UserError: the candidate cannot be built.
@@ -288,6 +297,9 @@ def evaluate_trial(
     )
 
     step_check = memory.step_check
+    fidelity = None if settings.score_only else settings.data_fidelity
+    fractions = fidelity.of_trial(number) if fidelity is not None else ()
+    epoch_split = epoch_splits(data.train, fractions, fidelity.seed) if fidelity else None
     selector = NeuronSelector(model)
     extra: dict[str, Any] = {"input_coding": input_coding}
     loss_fn = None
@@ -313,7 +325,10 @@ def evaluate_trial(
                 )
         if report is None:
             return False
-        return report(rec.epoch, {"val_accuracy": rec.val_acc, "energy_uj": probe.energy_uj})
+        values = {"val_accuracy": rec.val_acc, "energy_uj": probe.energy_uj}
+        if fractions:
+            values["data_fraction"] = fractions[rec.epoch] if rec.epoch < len(fractions) else 1.0
+        return report(rec.epoch, values)
 
     result = train(
         model,
@@ -323,6 +338,7 @@ def evaluate_trial(
         on_epoch=on_epoch,
         loss_fn=loss_fn,
         step_check=step_check,
+        epoch_split=epoch_split,
     )
     if settings.score_only:
         held_out = {"val_accuracy": result.best_val_acc}
@@ -368,6 +384,8 @@ def evaluate_trial(
         attrs["attention_energy_uj"] = sum(by_block.values())
     if selector.active:
         attrs["selector"] = selector.state()
+    if fractions:  # the fraction of the training split its last epoch trained on
+        attrs["data_fraction"] = fractions[min(len(result.history), len(fractions)) - 1]
     for kind, names in (
         ("dead (< 5% firing)", attrs["dead_layers"]),
         ("over-excited (> 95%)", attrs["over_excited_layers"]),

@@ -179,5 +179,6 @@ def run_summary(run_dir: str | Path, *, storage: str | None = None) -> dict[str,
             int(cfg.get("reduction_factor", 3)),
             int(cfg.get("min_epochs", 1)),
             store.trials(("pruned",)),
+            str(cfg.get("fidelity_resource", "epochs")),
         )
     return summary

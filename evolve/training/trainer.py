@@ -125,12 +125,15 @@ def train(
     description: str = "train",
     loss_fn: LossFn | None = None,
     step_check: StepCheck | None = None,
+    epoch_split: Callable[[int], Split] | None = None,
 ) -> TrainResult:
     """Train ``model`` with Adam + cosine decay on cross-entropy of its time-averaged output
     (or on ``loss_fn``, e.g. a :class:`~evolve.training.distill.Distiller`).
 
     The weights of the epoch with the best validation accuracy are restored before returning.
     ``step_check(epoch, step)`` runs after every optimiser step; what it raises ends training.
+    ``epoch_split(epoch)``, when given, is the split epoch ``epoch`` trains on instead of
+    ``train_split`` (a growing data fraction: :mod:`evolve.training.subsets`).
 
     Divergence (always): a loss that is NaN or infinite raises :class:`LossDiverged` ("loss
     became NaN at epoch E (step S)"), a gradient norm that is not finite raises
@@ -160,8 +163,9 @@ def train(
         t0 = time.perf_counter()
         model.train()
         total_loss, correct, seen, steps, clipped = 0.0, 0, 0, 0, 0
+        split = train_split if epoch_split is None else epoch_split(epoch)
         for step, (x, y) in enumerate(
-            train_split.batches(cfg.batch_size, shuffle=True, seed=cfg.seed * 100_003 + epoch)
+            split.batches(cfg.batch_size, shuffle=True, seed=cfg.seed * 100_003 + epoch)
         ):
             out = model(x)
             loss = F.cross_entropy(out, y) if loss_fn is None else loss_fn(x, y, out)

@@ -13,10 +13,13 @@ from agent_fakes import ToySpace
 
 import agents
 from agents import AGENTS, AgentError, OptunaAgent, make_agent, parse_objectives
+from agents.oneshot import OneShotAgent
 from agents.random_agent import RandomAgent
 
 
-@pytest.mark.parametrize(("name", "cls"), [("optuna", OptunaAgent), ("random", RandomAgent)])
+@pytest.mark.parametrize(
+    ("name", "cls"), [("optuna", OptunaAgent), ("random", RandomAgent), ("oneshot", OneShotAgent)]
+)
 def test_each_entry_builds_its_agent_from_the_same_keywords(name: str, cls: type) -> None:
     assert AGENTS[name]() is cls
     agent = make_agent(
@@ -45,13 +48,15 @@ def test_the_random_agent_samples_at_random_only() -> None:
 
 
 def test_ray_is_a_backend_not_an_agent() -> None:
-    assert set(AGENTS) == {"optuna", "random"}
+    assert set(AGENTS) == {"optuna", "random", "oneshot"}
     with pytest.raises(AgentError, match=r"use agent 'optuna' and run its trials on Ray"):
         make_agent("ray", storage=None)
 
 
 def test_unknown_agent_lists_the_choices() -> None:
-    with pytest.raises(AgentError, match=r"unknown agent 'hyperopt'; choose from optuna, random$"):
+    with pytest.raises(
+        AgentError, match=r"unknown agent 'hyperopt'; choose from optuna, random, oneshot$"
+    ):
         make_agent("hyperopt")
 
 
