@@ -42,23 +42,22 @@ def with_trial_cache(storage: optuna.storages.BaseStorage) -> optuna.storages.Ba
 def set_user_attrs(trial: optuna.Trial, attrs: Mapping[str, Any]) -> None:
     """Sets every user attribute of ``attrs`` on a running ``trial``, in one commit where it can.
 
-    ``Trial.set_user_attr`` commits once per key; a finished trial carries about 35 attributes,
-    so on a database storage the per-key commits were most of the engine's own time per trial.
-    On an ``RDBStorage`` (behind Optuna's cache or not) all keys are written in one transaction
-    through the storage's own per-key upsert, so the rows are exactly those ``set_user_attr``
-    writes; any other storage, or an Optuna without those internals, gets ``set_user_attr``
-    per key.
+    ``Trial.set_user_attr`` commits once per key, and a finished trial carries about 35
+    attributes: on a database storage those commits were most of the engine's own time per
+    trial. On an ``RDBStorage`` (behind Optuna's cache or not) the rows are written in one
+    transaction instead: the trial checked updatable as Optuna checks it, the keys' old rows
+    deleted and the new ones inserted (``value_json`` = ``json.dumps(value)``, as Optuna writes
+    it), so a reader sees exactly what ``set_user_attr`` per key would have left. Any other
+    storage, or an Optuna without those internals, gets ``set_user_attr`` per key.
     """
     if not attrs:
         return
     backend = getattr(trial.storage, "_backend", trial.storage)
-    write = getattr(backend, "_set_trial_attr_without_commit", None)
     session_of = getattr(backend, "scoped_session", None)
     trial_id = getattr(trial, "_trial_id", None)
     cached = getattr(getattr(trial, "_cached_frozen_trial", None), "user_attrs", None)
     if (
         isinstance(backend, optuna.storages.RDBStorage)
-        and callable(write)
         and session_of is not None
         and isinstance(trial_id, int)
         and isinstance(cached, dict)
@@ -69,9 +68,24 @@ def set_user_attrs(trial: optuna.Trial, attrs: Mapping[str, Any]) -> None:
         except ImportError:  # pragma: no cover - an Optuna layout change
             pass
         else:
-            with _create_scoped_session(session_of, True) as session:
-                for key, value in attrs.items():
-                    write(session, models.TrialUserAttributeModel, trial_id, key, value)
+            import json
+
+            import sqlalchemy
+
+            table = models.TrialUserAttributeModel
+            rows = [
+                {"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}
+                for key, value in attrs.items()
+            ]
+            with _create_scoped_session(session_of) as session:
+                state = models.TrialModel.find_or_raise_by_id(trial_id, session).state
+                backend.check_trial_is_updatable(trial_id, state)
+                session.execute(
+                    sqlalchemy.delete(table).where(
+                        table.trial_id == trial_id, table.key.in_(list(attrs))
+                    )
+                )
+                session.execute(sqlalchemy.insert(table), rows)
             cached.update(attrs)
             return
     for key, value in attrs.items():
