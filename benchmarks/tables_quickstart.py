@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+#: The benchmark runs the search in a temporary folder; a user runs it in their clone ($PWD).
+_TMP_FOLDER = re.compile(r"\S*/quickstart-[^/\s]+/")
 
 
 def _duration(seconds: float) -> str:
@@ -16,7 +20,7 @@ def quickstart(d: dict[str, Any], variant: str | None) -> str:
     """``output``: what ``make search`` printed, as a code block; ``time``: one sentence with
     its wall time and hypervolume."""
     if variant == "output":
-        return f"```\n{d['printed']}\n```"
+        return f"```\n{_TMP_FOLDER.sub('$PWD/', d['printed'])}\n```"
     if variant == "time":
         return (
             f"On this project's 2-core CPU machines, with `.venv` already set up, "
