@@ -27,7 +27,6 @@ from tables import RENDERERS  # noqa: E402
 NOT_YET_MEASURED = {
     "search_efficiency",
     "snn_vs_ann",
-    "ucr",
 }
 
 
