@@ -27,7 +27,7 @@ import optuna
 import yaml
 from meta import default_out, write_result
 
-from agents import hypervolume, parse_objectives
+from agents import hypervolume, open_store, parse_objectives
 from evolve.cli import main as evolve_main
 from evolve.store.results import finished_points
 
@@ -67,7 +67,7 @@ def run_one(flags: list[str], seed: int, trials: int, epochs: int, tmp: Path) ->
     ref = [cfg["reference_point"][o.name] for o in objectives]
     st = optuna.load_study(study_name=study, storage=cfg["storage"])
     start = min(t.datetime_start for t in st.trials if t.datetime_start).timestamp()
-    pts = finished_points(st, objectives)
+    pts = finished_points(open_store(cfg["storage"], study), objectives)
     all_done = sorted(
         (t for t in st.trials if t.datetime_complete is not None), key=lambda t: t.datetime_complete
     )
