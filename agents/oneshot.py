@@ -23,14 +23,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
-import optuna
-
-from agents.base import SearchSpaceLike
-from agents.fidelity import EarlyStopper
-from agents.objectives import Constraint, Objective
 from agents.optuna_agent import OptunaAgent
 
 __all__ = ["OneShotAgent"]
@@ -46,31 +40,5 @@ class OneShotAgent(OptunaAgent):
     #: The engine trains a supernet and searches inside it before any trial is trained.
     weight_sharing: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        *,
-        space: SearchSpaceLike,
-        objectives: Sequence[Objective],
-        storage: str | optuna.storages.BaseStorage | None,
-        study_name: str,
-        sampler: str = "auto",
-        seed: int | None = 0,
-        constraints: Sequence[Constraint] = (),
-        resume: bool = False,
-        early_stopper: EarlyStopper | None = None,
-        population_size: int = 8,
-        join: bool = False,
-    ) -> None:
-        super().__init__(
-            space=space,
-            objectives=objectives,
-            storage=storage,
-            study_name=study_name,
-            sampler="nsga2" if sampler == "auto" else sampler,
-            seed=seed,
-            constraints=constraints,
-            resume=resume,
-            early_stopper=early_stopper,
-            population_size=population_size,
-            join=join,
-        )
+    def __init__(self, *, sampler: str = "auto", **kwargs: Any) -> None:
+        super().__init__(sampler="nsga2" if sampler == "auto" else sampler, **kwargs)
