@@ -21,6 +21,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import meta
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "energy_example.json"
 DOC = ROOT / "docs" / "energy.md"
@@ -151,30 +154,18 @@ def render(results: dict[str, Any]) -> str:
 
 def doc_table(text: str) -> str:
     """The text between the markers in ``text`` (stripped), or ``""`` without markers."""
-    if BEGIN not in text or END not in text:
-        return ""
-    return text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+    return meta.marked(text, BEGIN, END)
 
 
 def rewrite(doc: Path = DOC, results: Path = RESULTS) -> bool:
     """Put the table rendered from ``results`` between the markers of ``doc``; True if changed."""
-    text = doc.read_text()
-    table = render(json.loads(results.read_text()))
-    if doc_table(text) == table:
-        return False
-    head, rest = text.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
-    doc.write_text(f"{head}{BEGIN}\n{table}\n{END}{tail}")
-    return True
+    return meta.rewrite_marked(doc, BEGIN, END, render(json.loads(results.read_text())))
 
 
 def main(argv: list[str]) -> int:
     if "--render" not in argv:
         sys.path.insert(0, str(ROOT))
-        sys.path.insert(0, str(ROOT / "benchmarks"))
-        from meta import write_result  # the meta block every benchmark JSON carries
-
-        write_result(RESULTS, "energy_example", measure())
+        meta.write_result(RESULTS, "energy_example", measure())
     changed = rewrite()
     print(f"{DOC.relative_to(ROOT)}: {'table rewritten' if changed else 'table up to date'}")
     print(render(json.loads(RESULTS.read_text())))

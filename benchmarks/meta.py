@@ -153,3 +153,21 @@ def write_result(path: Path, name: str, payload: dict[str, Any], **extra: Any) -
     block = meta(name, **extra)
     path.write_text(json.dumps({"meta": block, **payload}, indent=2, default=str) + "\n")
     print(f"json: {path}")
+
+
+def marked(text: str, begin: str, end: str) -> str:
+    """The text between the markers ``begin`` and ``end`` in ``text`` (stripped), or ``""``
+    without them (the tables a test regenerates itself: ``nir_peers``, ``energy_example``)."""
+    if begin not in text or end not in text:
+        return ""
+    return text.split(begin, 1)[1].split(end, 1)[0].strip()
+
+
+def rewrite_marked(doc: Path, begin: str, end: str, body: str) -> bool:
+    """Put ``body`` between the markers of ``doc``; True when that changed the file."""
+    text = doc.read_text()
+    if marked(text, begin, end) == body:
+        return False
+    head, rest = text.split(begin, 1)
+    doc.write_text(f"{head}{begin}\n{body}\n{end}{rest.split(end, 1)[1]}")
+    return True

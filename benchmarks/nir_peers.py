@@ -57,9 +57,7 @@ def render(results: dict[str, Any]) -> str:
 
 def doc_table(text: str) -> str:
     """The text between the markers in ``text`` (stripped), or ``""`` without markers."""
-    if BEGIN not in text or END not in text:
-        return ""
-    return text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+    return meta.marked(text, BEGIN, END)
 
 
 def save(payload: dict[str, Any], path: Path = RESULTS) -> bool:
@@ -79,14 +77,7 @@ def save(payload: dict[str, Any], path: Path = RESULTS) -> bool:
 
 def rewrite(doc: Path = DOC, results: Path = RESULTS) -> bool:
     """Put the table rendered from ``results`` between the markers of ``doc``; True if changed."""
-    text = doc.read_text()
-    table = render(json.loads(results.read_text()))
-    if doc_table(text) == table:
-        return False
-    head, rest = text.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
-    doc.write_text(f"{head}{BEGIN}\n{table}\n{END}{tail}")
-    return True
+    return meta.rewrite_marked(doc, BEGIN, END, render(json.loads(results.read_text())))
 
 
 def main() -> int:
