@@ -116,9 +116,9 @@ def test_killing_a_ray_worker_mid_trial_loses_nothing(tmp_path: Path) -> None:
         "--space",
         "tiny.yaml",
         "--trials",
-        "5",
-        "--epochs",
         "6",
+        "--epochs",
+        "20",  # trials of a second or more after the workers warm up: a window to kill in
         "--study",
         "k",
         "--backend",
@@ -136,11 +136,18 @@ def test_killing_a_ray_worker_mid_trial_loses_nothing(tmp_path: Path) -> None:
     try:
 
         def a_trial_is_running() -> bool:
-            if proc.poll() is not None or not (run_dir / "pareto.json").exists():
+            if proc.poll() is not None:  # it finished with nothing killed: fail now, not later
+                raise AssertionError(f"the search ended before a kill: {proc.stderr.read()!r}")
+            if not (run_dir / "study.db").exists():
                 return False
-            study = _study(_sqlite(run_dir), "k")
-            running = [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
-            if not running or not any(t.user_attrs.get("curve") for t in running):
+            try:
+                study = _study(_sqlite(run_dir), "k")
+            except KeyError:  # the study is not created yet
+                return False
+            trials = study.trials
+            running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+            done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+            if not done or not any(t.user_attrs.get("curve") for t in running):
                 return False
             workers = pids_whose_command_starts_with("ray::ImplicitFunc")
             if not workers:
@@ -148,15 +155,14 @@ def test_killing_a_ray_worker_mid_trial_loses_nothing(tmp_path: Path) -> None:
             before.update(
                 {
                     t.number: tuple(t.values)
-                    for t in study.trials
-                    if t.state == optuna.trial.TrialState.COMPLETE
+                    for t in done
                 }
             )
             os.kill(workers[0], signal.SIGKILL)  # mid-trial: it has reported an epoch
             killed.append(workers[0])
             return True
 
-        wait_until(a_trial_is_running, 300, "a running Ray trial")
+        wait_until(a_trial_is_running, 300, "a running Ray trial", interval=0.1)
         _, err = proc.communicate(timeout=600)
     finally:
         if proc.poll() is None:
@@ -172,7 +178,7 @@ def test_killing_a_ray_worker_mid_trial_loses_nothing(tmp_path: Path) -> None:
     assert proc.returncode == 0, err.decode()[-3000:]
     study = _study(_sqlite(run_dir), "k")
     finished = [t for t in study.trials if t.state in FINISHED]
-    assert len(finished) == 5, [(t.number, t.state.name) for t in study.trials]
+    assert len(finished) == 6, [(t.number, t.state.name) for t in study.trials]
     for number, values in before.items():  # nothing recorded before the kill changed
         assert study.trials[number].state == optuna.trial.TrialState.COMPLETE
         assert tuple(study.trials[number].values) == values
