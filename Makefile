@@ -10,7 +10,7 @@ BASE_STAMP := $(VENV)/.installed-base
 STAMP  := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: bench-quickstart bench-setup venv system-deps test test-slow lint format bench bench-engine bench-attention bench-search bench-bif bench-sdsa bench-timesteps bench-snn-ann bench-continual bench-ray bench-ucr bench-ecg bench-long-run bench-proxies bench-all bench-tables search train clean help
+.PHONY: bench-quickstart bench-setup venv system-deps test test-slow lint format bench bench-engine bench-attention bench-search bench-bif bench-sdsa bench-timesteps bench-snn-ann bench-continual bench-ray bench-ucr bench-tabular bench-ecg bench-long-run bench-proxies bench-all bench-tables search train clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -94,6 +94,9 @@ bench-continual: $(BENCH_STAMP)  ## naive / replay / STDP / replay+STDP on Split
 bench-ucr: venv  ## temporal SNN (searched) vs its ANN twin on GunPoint, ItalyPowerDemand, BasicMotions, 3 seeds
 	$(BIN)/python benchmarks/ucr.py --out benchmarks/results/ucr.json
 
+bench-tabular: venv  ## searched SNN vs logistic regression / MLP on wine, iris, breast_cancer, 3 seeds (~15 min)
+	$(BIN)/python benchmarks/tabular_baselines.py --out benchmarks/results/tabular_baselines.json
+
 bench-ecg: venv  ## ECG anomaly detection (MIT-BIH): detection rate, false positives, energy per beat, 3 seeds
 	$(BIN)/python benchmarks/ecg.py --out benchmarks/results/ecg.json
 
@@ -115,7 +118,7 @@ bench-setup: $(BASE_STAMP)  ## set-up time of make search and make test on a cle
 	$(BIN)/python benchmarks/setup_time.py --out benchmarks/results/setup_time.json
 
 BENCH_ALL := bench-quickstart bench-setup bench bench-engine bench-attention bench-search bench-bif bench-sdsa bench-timesteps \
-	bench-snn-ann bench-continual bench-ray bench-ucr bench-ecg bench-long-run bench-proxies
+	bench-snn-ann bench-continual bench-ray bench-ucr bench-tabular bench-ecg bench-long-run bench-proxies
 
 bench-all: $(BENCH_STAMP)  ## the quick-start search (read by bench-sdsa/-timesteps), every benchmark one at a time, then the tables (~2 h on 2 quiet cores)
 	$(BIN)/evolve search --space hybrid_attention --no-progress

@@ -40,6 +40,7 @@ TARGETS: dict[str, str] = {
     "snn_vs_ann": "bench-snn-ann",
     "continual": "bench-continual",
     "ucr": "bench-ucr",
+    "tabular_baselines": "bench-tabular",
     "ecg": "bench-ecg",
     "long_run": "bench-long-run",
     "ray_scaling": "bench-ray",

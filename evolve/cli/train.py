@@ -66,7 +66,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--encoder", help="input encoding: direct, rate, latency (default direct)")
     p.add_argument("--readout", help="membrane (default) or spikes")
     p.add_argument("--epochs", type=int, help="training epochs (default 20)")
-    p.add_argument("--batch-size", type=int, help="mini-batch size (default 64)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        help="mini-batch size (default 64, or smaller so an epoch has 8 steps)",
+    )
     p.add_argument("--lr", type=float, help="Adam learning rate (default 2e-3)")
     p.add_argument("--seed", type=int, help="seed for the split, init and shuffling (default 0)")
     p.add_argument(

@@ -27,7 +27,7 @@ from evolve.training.distill import Distiller
 from evolve.training.selector import NeuronSelector
 from evolve.training.subsets import DataFidelity, epoch_splits
 from evolve.training.teachers import TeacherCache
-from evolve.training.trainer import EpochRecord, TrainConfig, evaluate, train
+from evolve.training.trainer import EpochRecord, TrainConfig, evaluate, resolved, train
 from snn_models.ann import build_ann
 from snn_models.conversion import load_converted
 from snn_models.energy import EnergyReport, measure_energy
@@ -56,7 +56,9 @@ class TrialSettings:
     """What every trial of a search shares (the per-candidate choices come from the ArchSpec)."""
 
     epochs: int = 8
-    batch_size: int = 64
+    #: None: :func:`evolve.training.trainer.auto_batch_size` of the training split (a space's
+    #: ``batch_size`` wins over both)
+    batch_size: int | None = None
     lr: float = 3e-3
     seed: int = 0
     energy_profile: str = "45nm_fp32"
@@ -243,6 +245,10 @@ def _latency_ms(model: torch.nn.Module, split: Split, n: int = 64) -> float:
     return 1000 * (time.perf_counter() - t0) / len(x)
 
 
+def _given_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
 def evaluate_trial(
     arch: Mapping[str, Any],
     data: Dataset,
@@ -287,7 +293,7 @@ def evaluate_trial(
     memory.check("after building the model")
     cfg = TrainConfig(
         epochs=int(train_over.get("epochs", settings.epochs)),
-        batch_size=int(train_over.get("batch_size", settings.batch_size)),
+        batch_size=_given_int(train_over.get("batch_size", settings.batch_size)),
         lr=float(train_over.get("lr", settings.lr)),
         weight_decay=float(train_over.get("weight_decay", 0.0)),
         seed=settings.seed,
@@ -296,6 +302,7 @@ def evaluate_trial(
         max_loss_growth=settings.max_loss_growth,
     )
 
+    cfg = resolved(cfg, len(data.train))
     step_check = memory.step_check
     fidelity = None if settings.score_only else settings.data_fidelity
     fractions = fidelity.of_trial(number) if fidelity is not None else ()
@@ -358,6 +365,7 @@ def evaluate_trial(
         "test_accuracy": test_acc,
         "val_accuracy": result.best_val_acc,
         "best_epoch": result.best_epoch,
+        "batch_size": cfg.batch_size,
         "epochs_run": len(result.history),
         "stopped_early": result.stopped_early,
         "energy_uj": energy.energy_uj,

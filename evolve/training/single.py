@@ -303,6 +303,7 @@ def _train(
     tcfg.validate()
 
     data = as_dataset(dataset, seed=tcfg.seed, data_dir=data_dir)
+    tcfg = trainer.resolved(tcfg, len(data.train))  # config.yaml records the batch size used
     kind = data_kind_of(data.input_shape, getattr(data, "kind", None))
     if "preprocess" not in arch:  # the data kind's default (snn_models.preprocess.DEFAULTS)
         spec = dataclasses.replace(spec, preprocess=default_preprocess(kind, spec.encoder))

@@ -8,6 +8,7 @@ is touched exactly once per trained model.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -29,7 +30,8 @@ class TrainConfig:
     """How to train (not what): optimiser settings, epochs, batch size, seed."""
 
     epochs: int = 20
-    batch_size: int = 64
+    #: Samples per optimiser step; ``None``: :func:`auto_batch_size` of the training split.
+    batch_size: int | None = None
     lr: float = 2e-3
     weight_decay: float = 0.0
     seed: int = 0
@@ -45,10 +47,40 @@ class TrainConfig:
     def validate(self) -> None:
         if self.epochs < 1:
             raise UserError(f"--epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise UserError(f"--batch-size must be >= 1, got {self.batch_size}")
         if not self.lr > 0:
             raise UserError(f"--lr must be > 0, got {self.lr}")
+
+
+#: The default mini-batch of a training split of :data:`BATCH_STEPS` x 64 samples or more.
+DEFAULT_BATCH_SIZE = 64
+#: Optimiser steps per epoch that :func:`auto_batch_size` keeps on small training splits...
+BATCH_STEPS = 8
+#: ...with mini-batches never smaller than this.
+MIN_BATCH_SIZE = 8
+
+
+def auto_batch_size(n_train: int) -> int:
+    """The mini-batch for ``n_train`` training samples when none is given.
+
+    64 (:data:`DEFAULT_BATCH_SIZE`), or on a small split the largest power of two that still
+    gives :data:`BATCH_STEPS` optimiser steps per epoch, never below :data:`MIN_BATCH_SIZE`: with
+    64 a 40-series UCR training split would take one step per epoch and a 105-row table two, far
+    too few for a spiking network to learn in tens of epochs.
+
+    >>> [auto_batch_size(n) for n in (40, 105, 300, 512, 60_000)]
+    [8, 8, 32, 64, 64]
+    """
+    fit = max(1, n_train // BATCH_STEPS)
+    return max(MIN_BATCH_SIZE, min(DEFAULT_BATCH_SIZE, 1 << (fit.bit_length() - 1)))
+
+
+def resolved(cfg: TrainConfig, n_train: int) -> TrainConfig:
+    """``cfg`` with its batch size given (:func:`auto_batch_size` of ``n_train`` when None)."""
+    if cfg.batch_size is not None:
+        return cfg
+    return dataclasses.replace(cfg, batch_size=auto_batch_size(n_train))
 
 
 @dataclass
@@ -147,6 +179,7 @@ def train(
     while the loss climbs is an explosion.
     """
     cfg.validate()
+    cfg = resolved(cfg, len(train_split))
     torch.manual_seed(cfg.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
