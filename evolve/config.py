@@ -84,6 +84,7 @@ class StudyConfig:
         "energy_model",
         "proxy_filter",
         "proxy_pool",
+        "proxy_prior",
         "fidelity",
         "reduction_factor",
         "min_epochs",
@@ -230,6 +231,9 @@ class SearchConfig(StudyConfig):
             proposal is trained. Fixed for a run.
         proxy_pool: Proposals scored per trained trial (default 8 with a proxy filter; the
             resolved value is recorded). Fixed for a run.
+        proxy_prior: ``sahd`` or ``grad``: a new study's first trials are the best-scoring of
+            ``proxy_pool`` times as many random candidates (:mod:`evolve.engine.proxy_prior`);
+            None: the sampler draws them. Fixed for a run.
     """
 
     RESUMABLE: ClassVar[tuple[str, ...]] = (
@@ -273,6 +277,7 @@ class SearchConfig(StudyConfig):
     feature_names: list[str] | None = field(default=None, compare=False)
     proxy_filter: str | None = None
     proxy_pool: int | None = None
+    proxy_prior: str | None = None
 
 
 @dataclass(frozen=True)

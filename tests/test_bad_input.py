@@ -726,6 +726,27 @@ ROWS = [
         f"search --study r --resume --proxy-filter sahd --out {{runs}} {S}",
         "--proxy-filter sahd differs",
     ),
+    # the proxy prior (evolve.engine.proxy_prior): a known proxy, local, not oneshot, fixed
+    row(
+        "search-unknown-proxy-prior",
+        f"search --space {{base}}/tiny.yaml --proxy-prior nope {NEW} {S}",
+        "--proxy-prior must be one of sahd, grad, got 'nope'",
+    ),
+    row(
+        "search-proxy-prior-with-ray",
+        f"search --space {{base}}/tiny.yaml --proxy-prior sahd --backend ray {NEW} {S}",
+        "--proxy-prior needs the local backend; leave out --backend ray",
+    ),
+    row(
+        "search-oneshot-with-proxy-prior",
+        f"search --space {{base}}/tiny.yaml --agent oneshot --proxy-prior grad {NEW} {S}",
+        "leave out --proxy-prior",
+    ),
+    row(
+        "search-resume-changed-proxy-prior",
+        f"search --study r --resume --proxy-prior sahd --out {{runs}} {S}",
+        "--proxy-prior sahd differs",
+    ),
     # the one-shot agent (evolve.engine.oneshot): supernets of mlp/cnn only, local, no filter
     row(
         "search-oneshot-transformer-space",

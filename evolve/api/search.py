@@ -57,6 +57,7 @@ def search(
     folds: int | None = None,
     proxy_filter: str | None = None,
     proxy_pool: int | None = None,
+    proxy_prior: str | None = None,
     callbacks: Sequence[Callback] = (),
     progress: bool = False,
     verbose: bool = False,
@@ -132,7 +133,10 @@ def search(
             mini-batches, train only the best; the others are recorded PRUNED with
             ``proxy_rejected`` (:mod:`evolve.engine.proxy_filter`; rank correlations with
             trained accuracy: ``make bench-proxies``). Local backend only; fixed for a run.
-        proxy_pool: Proposals scored per trained trial (default 8; needs ``proxy_filter``).
+        proxy_pool: Proposals scored per trained trial (default 8; needs a proxy filter or prior).
+        proxy_prior: ``sahd`` or ``grad``: a new study's first min(trials, 8) trials are the
+            best-scoring of ``proxy_pool`` times as many random candidates
+            (:mod:`evolve.engine.proxy_prior`). Local backend only; fixed for a run.
         callbacks: Called after every trial with an :class:`evolve.TrialEvent`; one returning
             True stops the search.
         progress: Show a progress bar and warnings on standard error.
@@ -192,9 +196,10 @@ def search(
             "folds": folds,
             "proxy_filter": proxy_filter,
             "proxy_pool": proxy_pool,
+            "proxy_prior": proxy_prior,
         }
         if not resume:  # bad proxy settings fail before anything is recorded
-            check_proxy_settings(proxy_filter, proxy_pool)
+            check_proxy_settings(proxy_filter, proxy_pool, proxy_prior)
         if data is not None:
             data = as_dataset(data, seed=seed or 0, kind=data_kind)
             given["dataset"] = data.name
@@ -219,8 +224,9 @@ def _search(
     from evolve.api.run import Run
     from evolve.data.datasets import load_dataset
     from evolve.engine import setup as st
-    from evolve.engine.oneshot import check_agent_settings, search_loop
+    from evolve.engine.oneshot import check_agent_settings, is_oneshot, search_loop
     from evolve.engine.proxy_filter import ProxyFilter, check_proxy_settings
+    from evolve.engine.proxy_prior import check_prior_settings, seed_run
     from evolve.engine.ray_loop import ray_options, run_ray
     from evolve.engine.selection import resolve_folds
     from evolve.engine.trial import TrialSettings, evaluate_trial, memory_cap_supported
@@ -280,8 +286,9 @@ def _search(
             raise UserError(f"trial_memory_mb must be > 0, got {cfg.trial_memory_mb}")
         if not memory_cap_supported():
             raise UserError("trial_memory_mb needs Linux (it reads /proc/self/status)")
-    pool = check_proxy_settings(cfg.proxy_filter, cfg.proxy_pool)
-    if pool and cfg.backend == "ray":
+    pool = check_proxy_settings(cfg.proxy_filter, cfg.proxy_pool, cfg.proxy_prior)
+    check_prior_settings(cfg.proxy_prior, backend=cfg.backend, oneshot=is_oneshot(cfg.agent))
+    if cfg.proxy_filter and cfg.backend == "ray":
         raise UserError("proxy_filter needs the local backend; leave out backend 'ray'")
     cfg = cfg.replace(proxy_pool=pool or None)  # the resolved pool is what config.yaml records
     check_agent_settings(cfg, space, join=prepared.join)  # agent oneshot: what it supports
@@ -318,6 +325,7 @@ def _search(
             data.name,
             [o.name for o in objectives],
         )
+        seed_run(agent, cfg, space, data, pool)  # a new study: the first trials proxy-chosen
         assert cfg.epochs is not None  # prepare_study fills it in
         base = TrialSettings(
             epochs=cfg.epochs,

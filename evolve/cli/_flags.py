@@ -29,8 +29,8 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     ),
     ("continue it with resume=True", "pass --resume to continue it"),
     (
-        "applies with proxy_filter; give proxy_filter",
-        "applies with --proxy-filter; give --proxy-filter",
+        "applies with proxy_filter or proxy_prior",
+        "applies with --proxy-filter or --proxy-prior",
     ),
     ("leave out backend 'ray'", "leave out --backend ray"),
     ("limits: ", "--limit: "),
@@ -46,6 +46,7 @@ _PHRASES: tuple[tuple[str, str], ...] = (
     ("use agent optuna for", "use --agent optuna for"),
     ("leave out join", "leave out --join"),
     ("leave out proxy_filter", "leave out --proxy-filter"),
+    ("leave out proxy_prior", "leave out --proxy-prior"),
     ("leave out fidelity_resource 'data'", "leave out --fidelity-resource data"),
     (
         "use agent 'optuna' and run its trials on Ray (agents.ray_backend.run_with_ray)",
@@ -140,6 +141,7 @@ _SETTINGS = {
     "folds",
     "proxy_filter",
     "proxy_pool",
+    "proxy_prior",
 }
 
 
@@ -286,8 +288,9 @@ def add_ray_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-#: The proxy filter's keywords (``--proxy-filter``, ``--proxy-pool``).
-PROXY_FLAGS = ("proxy_filter", "proxy_pool")
+#: The proxy filter's and prior's keywords (``--proxy-filter``, ``--proxy-pool``,
+#: ``--proxy-prior``).
+PROXY_FLAGS = ("proxy_filter", "proxy_pool", "proxy_prior")
 
 
 def add_limit_flags(p: argparse.ArgumentParser) -> None:
@@ -330,7 +333,8 @@ def limits_of(given: Sequence[str] | None) -> dict[str, float] | None:
 
 
 def add_proxy_flags(p: argparse.ArgumentParser) -> None:
-    """``--proxy-filter`` and ``--proxy-pool`` (:mod:`evolve.engine.proxy_filter`)."""
+    """``--proxy-filter``, ``--proxy-pool`` (:mod:`evolve.engine.proxy_filter`) and
+    ``--proxy-prior`` (:mod:`evolve.engine.proxy_prior`)."""
     p.add_argument(
         "--proxy-filter",
         metavar="PROXY",
@@ -343,7 +347,16 @@ def add_proxy_flags(p: argparse.ArgumentParser) -> None:
         "--proxy-pool",
         type=int,
         metavar="N",
-        help="proposals scored per trained trial with --proxy-filter (default 8)",
+        help="proposals scored per trained trial with --proxy-filter, candidates drawn per "
+        "first-generation trial with --proxy-prior (default 8)",
+    )
+    p.add_argument(
+        "--proxy-prior",
+        metavar="PROXY",
+        help="sahd or grad: a new study's first min(--trials, 8) trials (the NSGA-II population) "
+        "are the best-scoring, by that proxy untrained, of --proxy-pool times as many random "
+        "candidates; then the agent samples as usual; local backend; fixed for a run. Off by "
+        "default",
     )
 
 

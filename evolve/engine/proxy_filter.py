@@ -63,17 +63,26 @@ def proxy_names() -> tuple[str, ...]:
     return tuple(PROXIES)
 
 
-def check_proxy_settings(proxy_filter: str | None, proxy_pool: int | None) -> int:
-    """The pool size of a run's proxy settings (0: no filter).
+def check_proxy_settings(
+    proxy_filter: str | None, proxy_pool: int | None, proxy_prior: str | None = None
+) -> int:
+    """The pool size of a run's proxy settings (0: neither a filter nor a prior,
+    :mod:`evolve.engine.proxy_prior`).
 
     Raises:
         UserError: an unknown proxy, a pool below 2 or not an integer, or a pool without a proxy.
     """
-    if proxy_filter is None:
+    if proxy_prior is not None and proxy_prior not in proxy_names():
+        raise UserError(
+            f"proxy_prior must be one of {', '.join(proxy_names())}, got {proxy_prior!r}"
+        )
+    if proxy_filter is None and proxy_prior is None:
         if proxy_pool is not None:
-            raise UserError("proxy_pool applies with proxy_filter; give proxy_filter sahd or grad")
+            raise UserError(
+                "proxy_pool applies with proxy_filter or proxy_prior; give either, sahd or grad"
+            )
         return 0
-    if proxy_filter not in proxy_names():
+    if proxy_filter is not None and proxy_filter not in proxy_names():
         raise UserError(
             f"proxy_filter must be one of {', '.join(proxy_names())}, got {proxy_filter!r}"
         )
@@ -159,6 +168,7 @@ class ProxyFilter:
         self._seed = seed
         self._batches = proxy_batches(data, seed=seed)
         self._scores: dict[int, float | None] = {}
+        self._queued: set[int] = set()
         self.rejected = sum(
             1 for t in agent.store.trials(("pruned",)) if t.attrs.get("proxy_rejected")
         )
@@ -203,12 +213,17 @@ class ProxyFilter:
     def ask(self) -> Proposal:
         """Asks ``pool`` proposals, scores them, tells the others PRUNED; returns the best.
 
+        A trial the proxy prior queued (:mod:`evolve.engine.proxy_prior`, attribute
+        ``proxy_prior``) was already chosen from a pool: it is returned as it is.
         A proposal the space fails to sample raises as from the agent (the proposals already
         asked are told FAIL first, so none is left running).
         """
-        asked: list[Proposal] = []
+        asked: list[Proposal] = [self._agent.ask()]
+        if "proxy_prior" in self._agent.store.trial(asked[0].number).attrs:
+            self._queued.add(asked[0].number)  # told as it is: it carries the prior's score
+            return asked[0]
         try:
-            for _ in range(self.pool):
+            for _ in range(self.pool - 1):
                 asked.append(self._agent.ask())
             scored = [(p, *self._score(p)) for p in asked]
         except BaseException as e:
@@ -251,7 +266,12 @@ class ProxyFilter:
         state: TrialStateName = "complete",
         attrs: Mapping[str, Any] | None = None,
     ) -> None:
-        """The wrapped agent's tell, with ``proxy``, ``proxy_score`` and ``proxy_pool`` added."""
+        """The wrapped agent's tell, with ``proxy``, ``proxy_score`` and ``proxy_pool`` added
+        (not to a trial the proxy prior queued)."""
+        if proposal.number in self._queued:
+            self._queued.discard(proposal.number)
+            self._agent.tell(proposal, values, state=state, attrs=attrs)
+            return
         extra = {
             "proxy": self.proxy,
             "proxy_score": self._scores.pop(proposal.number, None),
