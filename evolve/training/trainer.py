@@ -179,7 +179,7 @@ def train(
     while the loss climbs is an explosion.
     """
     cfg.validate()
-    cfg = resolved(cfg, len(train_split))
+    batch_size = cfg.batch_size or auto_batch_size(len(train_split))
     torch.manual_seed(cfg.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -198,7 +198,7 @@ def train(
         total_loss, correct, seen, steps, clipped = 0.0, 0, 0, 0, 0
         split = train_split if epoch_split is None else epoch_split(epoch)
         for step, (x, y) in enumerate(
-            split.batches(cfg.batch_size, shuffle=True, seed=cfg.seed * 100_003 + epoch)
+            split.batches(batch_size, shuffle=True, seed=cfg.seed * 100_003 + epoch)
         ):
             out = model(x)
             loss = F.cross_entropy(out, y) if loss_fn is None else loss_fn(x, y, out)

@@ -152,12 +152,7 @@ def test_killing_a_ray_worker_mid_trial_loses_nothing(tmp_path: Path) -> None:
             workers = pids_whose_command_starts_with("ray::ImplicitFunc")
             if not workers:
                 return False
-            before.update(
-                {
-                    t.number: tuple(t.values)
-                    for t in done
-                }
-            )
+            before.update({t.number: tuple(t.values) for t in done})
             os.kill(workers[0], signal.SIGKILL)  # mid-trial: it has reported an epoch
             killed.append(workers[0])
             return True
