@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from evolve.cli._flags import add_flag
+from evolve.data.kinds import DATA_KINDS
 from evolve.errors import UserError
 
 # torch, snn_models and the trainer are imported inside run(): `evolve --help` stays fast.
 
 
-#: Keywords of :func:`evolve.training.single.train` whose messages start ``name:`` → the flag.
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
@@ -44,9 +44,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default="digits",
         help="digits (default, embedded), fashion-mnist, or an .npz file with arrays x and y",
     )
-    p.add_argument(
-        "--data-dir", type=Path, help="folder holding the data set's files (Fashion-MNIST IDX)"
-    )
+    p.add_argument("--data-dir", type=Path, help="folder holding the data set's files")
+    p.add_argument("--data-kind", choices=DATA_KINDS, help="the data's kind (default: recognised)")
     p.add_argument(
         "--arch",
         default="mlp",
@@ -106,6 +105,7 @@ def run(a: argparse.Namespace) -> int:
         a.arch,
         a.dataset,
         data_dir=a.data_dir,
+        data_kind=a.data_kind,
         layers=widths,
         neuron=_values(a.neuron, "--neuron", str),
         threshold=_values(a.threshold, "--threshold", float),

@@ -191,6 +191,7 @@ def train(
     dataset: Any = "digits",
     *,
     data_dir: str | Path | None = None,
+    data_kind: str | None = None,
     layers: Sequence[int] | None = None,
     neuron: str | Sequence[str] | None = None,
     threshold: float | Sequence[float] | None = None,
@@ -221,6 +222,9 @@ def train(
         dataset: A data set name (``digits``, ``fashion-mnist``), an ``.npz`` file, ``(x, y)``
             arrays, an :class:`evolve.data.Dataset` or a torch Dataset.
         data_dir: Folder holding the data set's files.
+        data_kind: ``image``, ``tabular`` or ``series`` (default: recognised from the file and
+            its shape, :mod:`evolve.data.kinds`); recorded, so ``evolve export`` and
+            ``predict`` read the data the same way.
         layers: Hidden widths (units or channels), one per layer; replaces the layer count.
         neuron: Neuron type (``if``, ``lif``, ``bif``, ...) for every layer, or one per layer.
         threshold: Firing threshold for every layer, or one per layer.
@@ -246,6 +250,7 @@ def train(
             arch,
             dataset,
             data_dir=data_dir,
+            data_kind=data_kind,
             overrides={
                 "layers": layers,
                 "neuron": neuron,
@@ -274,6 +279,7 @@ def _train(
     dataset: Any,
     *,
     data_dir: str | Path | None,
+    data_kind: str | None,
     overrides: dict[str, Any],
     settings: dict[str, Any],
     energy_profile: str,
@@ -302,7 +308,7 @@ def _train(
     tcfg = trainer.TrainConfig(**{**train_over, **given}, progress=progress)
     tcfg.validate()
 
-    data = as_dataset(dataset, seed=tcfg.seed, data_dir=data_dir)
+    data = as_dataset(dataset, seed=tcfg.seed, data_dir=data_dir, kind=data_kind)
     tcfg = trainer.resolved(tcfg, len(data.train))  # config.yaml records the batch size used
     kind = data_kind_of(data.input_shape, getattr(data, "kind", None))
     if "preprocess" not in arch:  # the data kind's default (snn_models.preprocess.DEFAULTS)
@@ -315,6 +321,7 @@ def _train(
             run_dir / "config.yaml",
             {
                 "data": data_name,
+                **({"data_kind": data_kind} if data_kind else {}),
                 "arch": spec.to_dict(),
                 "train": {k: getattr(tcfg, k) for k in TRAIN_KEYS},
             },

@@ -348,3 +348,32 @@ def test_docs_data_commands_run_as_written(
             lines = out.splitlines()
             assert lines[1].split(",")[1] in {"setosa", "versicolor", "virginica"}
             assert len(lines) == 152 and lines[-1].startswith("accuracy ")
+
+
+@pytest.mark.parametrize(("declared", "input_shape"), [(None, [1, 6]), ("tabular", [6])])
+def test_train_takes_a_declared_data_kind_and_export_reads_the_data_the_same_way(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    declared: str | None,
+    input_shape: list[int],
+) -> None:
+    """Columns t0..t5 read as a series unless ``--data-kind tabular`` says otherwise; the kind is
+    recorded (config and card), so exporting the folder (which reloads the data to check the model) reads it the
+    same way."""
+    df = _separable(12, ["a", "b"], 6, seed=1)
+    df.columns = [*(f"t{i}" for i in range(6)), "label"]
+    df.to_csv(tmp_path / "t.csv", index=False)
+    kind = ["--data-kind", declared] if declared else []
+    args = ["train", "--dataset", str(tmp_path / "t.csv"), *kind, "--epochs", "1"]
+    code, out, err = _cli(capsys, *args, "--out", str(tmp_path / "runs"), "--no-progress")
+    assert code == 0, err
+    (folder,) = (tmp_path / "runs").iterdir()
+    cfg = yaml.safe_load((folder / "config.yaml").read_text())
+    assert cfg.get("data_kind") == declared
+    card = json.loads((folder / "model_card.json").read_text())
+    assert card["data"]["data_kind"] == (declared or "series")
+    assert card["data"]["input_shape"] == input_shape
+    dest = tmp_path / "exported"
+    code, _, err = _cli(capsys, "export", str(folder), "--format", "torchscript", "--out", str(dest))
+    assert code == 0, err
+    assert (dest / "model_card.json").exists()
