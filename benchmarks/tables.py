@@ -386,7 +386,7 @@ def tabular_baselines(d: dict[str, Any], variant: str | None) -> str:
                 f"{100 * r['logreg_test_accuracy']:.1f}",
                 f"{100 * r['mlp_test_accuracy']:.1f}",
                 signed(r["gap_to_logreg_points"], 1)
-                + f" ({', '.join(f'{g:+.1f}' for g in r['gaps_by_seed'])})",
+                + f" ({', '.join(signed(g, 1) for g in r['gaps_by_seed'])})",
                 "yes" if r["within_2_points"] else "**no**",
                 f"{r['snn_energy_ratio_to_ann']:.3f}",
             ]
