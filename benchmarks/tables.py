@@ -286,7 +286,7 @@ def ucr(d: dict[str, Any], variant: str | None) -> str:
     st = d["settings"]
     return md(header, rows) + (
         f"\n\nSearch: {st['trials']} trials × {st['epochs']} epochs per set (seed 0); "
-        f"retrained with {st['seeds']} seeds."
+        f"retrained {st.get('retrain_epochs', st['epochs'])} epochs with {st['seeds']} seeds."
     )
 
 
