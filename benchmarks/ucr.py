@@ -5,9 +5,10 @@ For each data set:
 
 1. ``evolve search --space temporal --dataset <set>`` (seed 0) finds an architecture; the front
    point with the best *validation* accuracy is taken (the test split is never used to choose);
-2. that architecture is retrained from scratch with seeds 0..S-1 for ``--retrain-epochs``
-   (300; the search ranks at ``--epochs``, 100: on GunPoint the searched SNN still fitted only
-   90 % of its 40 training series after 100 epochs), and so is its ANN twin
+2. that architecture is retrained from scratch as a search trial builds it (its front fitted
+   on the training split: the series standardised per channel) with seeds 0..S-1 for
+   ``--retrain-epochs`` (300; the search ranks at ``--epochs``, 100: on GunPoint the searched
+   SNN still fitted only 90 % of its 40 training series after 100 epochs), and so is its ANN twin
    (:func:`snn_models.ann.build_ann`: the same layers with ReLU instead of spiking neurons, one
    pass over the whole series);
 3. both are measured on the official test split: accuracy, and energy per inference (45 nm): the
@@ -40,6 +41,7 @@ from evolve.training.baselines import compute_baselines
 from evolve.training.trainer import TrainConfig, evaluate, train
 from snn_models import build, measure_energy
 from snn_models.ann import build_ann
+from snn_models.preprocess import data_kind_of, default_preprocess, prepare_inputs
 
 SETS = ("gunpoint", "italy_power_demand", "basic_motions")
 
@@ -94,6 +96,9 @@ def run_set(name: str, args: argparse.Namespace) -> dict[str, Any]:
     best = max(front_of(run_dir), key=lambda p: p["values"]["accuracy"])
     net, over = arch_to_specs(best["arch"])
     data = load(name)
+    kind = data_kind_of(data.input_shape, getattr(data, "kind", None))
+    # as a search trial builds it: the data kind's front (standardised per channel), fitted below
+    net.setdefault("preprocess", default_preprocess(kind, net.get("encoder", "direct")))
     lr = float(over.get("lr", 5e-3))
     rows: dict[str, list[dict[str, Any]]] = {"SNN": [], "ANN twin": []}
     bar = tqdm(total=2 * args.seeds, desc=name, unit="model")
@@ -108,6 +113,7 @@ def run_set(name: str, args: argparse.Namespace) -> dict[str, Any]:
         for label, make in (("SNN", build), ("ANN twin", build_ann)):
             torch.manual_seed(seed)
             model = make(net, data.input_shape, data.n_classes)
+            prepare_inputs(model, data.train.x, kind)  # on the training split only
             train(model, data.train, data.val, cfg)
             rows[label].append(measure(model, data) | {"seed": seed})
             bar.update()
