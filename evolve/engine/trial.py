@@ -301,8 +301,7 @@ def evaluate_trial(
         max_clipped_fraction=settings.max_clipped_fraction,
         max_loss_growth=settings.max_loss_growth,
     )
-
-    cfg = resolved(cfg, len(data.train))
+    cfg = resolved(cfg, len(data.train))  # the batch size it trains with (recorded)
     step_check = memory.step_check
     fidelity = None if settings.score_only else settings.data_fidelity
     fractions = fidelity.of_trial(number) if fidelity is not None else ()

@@ -374,6 +374,8 @@ def test_train_takes_a_declared_data_kind_and_export_reads_the_data_the_same_way
     assert card["data"]["data_kind"] == (declared or "series")
     assert card["data"]["input_shape"] == input_shape
     dest = tmp_path / "exported"
-    code, _, err = _cli(capsys, "export", str(folder), "--format", "torchscript", "--out", str(dest))
+    code, _, err = _cli(
+        capsys, "export", str(folder), "--format", "torchscript", "--out", str(dest)
+    )
     assert code == 0, err
     assert (dest / "model_card.json").exists()

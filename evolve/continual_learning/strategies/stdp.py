@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from evolve.continual_learning.strategies.memory import ReplayBuffer, balanced_loss, with_memory
 from evolve.data.datasets import Split
 from evolve.errors import UserError
-from evolve.training.trainer import TrainConfig, TrainResult, resolved, train
+from evolve.training.trainer import TrainConfig, TrainResult, auto_batch_size, train
 from snn_models.errors import ConfigError
 from snn_models.layers import TimeDistributed
 from snn_models.neurons.base import BaseNeuron
@@ -235,7 +235,7 @@ class STDPReadout:
         model.eval()
         try:
             for epoch in range(self.stdp_epochs):
-                batch = resolved(cfg, len(data)).batch_size or 1
+                batch = cfg.batch_size or auto_batch_size(len(data))
                 for x, _ in data.batches(batch, shuffle=True, seed=cfg.seed + epoch):
                     model(x)
         finally:
