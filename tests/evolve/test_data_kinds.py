@@ -365,7 +365,7 @@ def test_train_takes_a_declared_data_kind_and_export_reads_the_data_the_same_way
     df.to_csv(tmp_path / "t.csv", index=False)
     kind = ["--data-kind", declared] if declared else []
     args = ["train", "--dataset", str(tmp_path / "t.csv"), *kind, "--epochs", "1"]
-    code, out, err = _cli(capsys, *args, "--out", str(tmp_path / "runs"), "--no-progress")
+    code, _, err = _cli(capsys, *args, "--out", str(tmp_path / "runs"), "--no-progress")
     assert code == 0, err
     (folder,) = (tmp_path / "runs").iterdir()
     cfg = yaml.safe_load((folder / "config.yaml").read_text())
