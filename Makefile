@@ -94,7 +94,7 @@ bench-continual: $(BENCH_STAMP)  ## naive / replay / STDP / replay+STDP on Split
 bench-ucr: venv  ## temporal SNN (searched) vs its ANN twin on GunPoint, ItalyPowerDemand, BasicMotions, 3 seeds
 	$(BIN)/python benchmarks/ucr.py --out benchmarks/results/ucr.json
 
-bench-tabular: venv  ## searched SNN vs logistic regression / MLP on wine, iris, breast_cancer, 3 seeds (~15 min)
+bench-tabular: venv  ## searched SNN vs logistic regression / MLP on wine, iris, breast_cancer, 3 seeds (~25 min)
 	$(BIN)/python benchmarks/tabular_baselines.py --out benchmarks/results/tabular_baselines.json
 
 bench-ecg: venv  ## ECG anomaly detection (MIT-BIH): detection rate, false positives, energy per beat, 3 seeds

@@ -17,7 +17,7 @@ splits hold only 23-86 samples, so one split says little; each seed draws anothe
 Target (issue 18): within 2 points of logistic regression on the test split (here: on average
 over the seeds' splits). Misses are reported as they are.
 
-Run: ``make bench-tabular`` (writes ``benchmarks/results/tabular_baselines.json``; about 15 min on
+Run: ``make bench-tabular`` (writes ``benchmarks/results/tabular_baselines.json``; about 25 min on
 2 cores); ``--trials``/``--epochs``/``--seeds`` set the budget.
 """
 

@@ -48,6 +48,7 @@ __all__ = [
     "check_proxy_settings",
     "proxy_batches",
     "score_arch",
+    "try_score",
     "within_kind",
 ]
 
@@ -72,20 +73,15 @@ def check_proxy_settings(
     Raises:
         UserError: an unknown proxy, a pool below 2 or not an integer, or a pool without a proxy.
     """
-    if proxy_prior is not None and proxy_prior not in proxy_names():
-        raise UserError(
-            f"proxy_prior must be one of {', '.join(proxy_names())}, got {proxy_prior!r}"
-        )
+    for key, proxy in (("proxy_filter", proxy_filter), ("proxy_prior", proxy_prior)):
+        if proxy is not None and proxy not in proxy_names():
+            raise UserError(f"{key} must be one of {', '.join(proxy_names())}, got {proxy!r}")
     if proxy_filter is None and proxy_prior is None:
         if proxy_pool is not None:
             raise UserError(
                 "proxy_pool applies with proxy_filter or proxy_prior; give either, sahd or grad"
             )
         return 0
-    if proxy_filter is not None and proxy_filter not in proxy_names():
-        raise UserError(
-            f"proxy_filter must be one of {', '.join(proxy_names())}, got {proxy_filter!r}"
-        )
     pool = DEFAULT_POOL if proxy_pool is None else proxy_pool
     if isinstance(pool, bool) or not isinstance(pool, int) or pool < 2:
         raise UserError(f"proxy_pool must be an integer >= 2, got {proxy_pool!r}")
@@ -130,6 +126,21 @@ def score_arch(
         model = snn_models.build(spec, data.input_shape, data.n_classes)
     prepare_inputs(model, data.train.x, kind)
     return proxy_score(proxy, model, batches, seed=seed)
+
+
+def try_score(
+    arch: Mapping[str, Any], data: Dataset, proxy: str, batches: Sequence[Batch], *, seed: int
+) -> tuple[float, str | None]:
+    """:func:`score_arch`, never raising: ``(score, None)``, with a non-finite score as -inf,
+    or ``(-inf, "Type: reason")`` for a candidate that cannot be built or scored (it is never
+    preferred)."""
+    from evolve.engine.trial import one_line
+
+    try:
+        score = score_arch(arch, data, proxy, batches, seed=seed)
+    except Exception as e:
+        return -math.inf, f"{type(e).__name__}: {one_line(e)}"
+    return (score if math.isfinite(score) else -math.inf), None
 
 
 def within_kind(scored: Sequence[tuple[Proposal, float, str | None]]) -> list[Any]:
@@ -196,19 +207,9 @@ class ProxyFilter:
         return self._agent.report(proposal, epoch, values)
 
     def _score(self, proposal: Proposal) -> tuple[float, str | None]:
-        from evolve.engine.trial import one_line
-
-        try:
-            score = score_arch(
-                proposal.arch,
-                self._data,
-                self.proxy,
-                self._batches,
-                seed=self._seed + proposal.number,
-            )
-        except Exception as e:  # a candidate that cannot be built is never preferred
-            return -math.inf, f"{type(e).__name__}: {one_line(e)}"
-        return (score if math.isfinite(score) else -math.inf), None
+        return try_score(
+            proposal.arch, self._data, self.proxy, self._batches, seed=self._seed + proposal.number
+        )
 
     def ask(self) -> Proposal:
         """Asks ``pool`` proposals, scores them, tells the others PRUNED; returns the best.

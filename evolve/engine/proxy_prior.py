@@ -182,7 +182,7 @@ def seed_population(
 ) -> list[Candidate]:
     """Enqueue the proxy's best ``size`` of ``pool * size`` random candidates as the first
     trials of ``agent``'s study (:func:`draw_candidates`, scored with
-    :func:`~evolve.engine.proxy_filter.score_arch` on the batches drawn with ``seed``,
+    :func:`~evolve.engine.proxy_filter.try_score` on the batches drawn with ``seed``,
     :func:`choose`). Does nothing when the study already holds a trial.
 
     Returns:
@@ -191,8 +191,7 @@ def seed_population(
     Raises:
         UserError: an agent without an Optuna study to enqueue in.
     """
-    from evolve.engine.proxy_filter import proxy_batches, score_arch
-    from evolve.engine.trial import one_line
+    from evolve.engine.proxy_filter import proxy_batches, try_score
 
     if agent.store.trials() or size <= 0:
         return []
@@ -202,14 +201,8 @@ def seed_population(
     drawn = draw_candidates(space, pool * size, seed=seed)
     batches = proxy_batches(data, seed=seed)
     for c in drawn:
-        if c.error is not None:
-            continue
-        try:
-            score = score_arch(c.arch, data, proxy, batches, seed=seed + c.index)
-        except Exception as e:  # a candidate that cannot be built is never enqueued
-            c.error = f"{type(e).__name__}: {one_line(e)}"
-            continue
-        c.score = score if math.isfinite(score) else -math.inf
+        if c.error is None:  # a candidate that cannot be built scores -inf: never enqueued
+            c.score, c.error = try_score(c.arch, data, proxy, batches, seed=seed + c.index)
     chosen = choose(drawn, size)
     for c in chosen:
         study.enqueue_trial(c.params, user_attrs={"proxy_prior": proxy, "proxy_score": c.score})

@@ -1,4 +1,5 @@
-"""Run the real `evolve` console entry point in a subprocess, as a user would."""
+"""Run evolve as a user would: the real `evolve` console entry point in a subprocess, or a tiny
+search through the public API in this process."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 
 def evolve(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -30,6 +32,25 @@ def tiny_search(folder: Path, space_yaml: str, *args: str) -> Path:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     return folder / "runs" / "x"
+
+
+def api_search(space: str, out: Path, trials: int, **kw: Any) -> Any:
+    """``evolve.search(space, "digits", ...)`` of ``trials`` one-epoch trials, seed 0, study
+    ``p`` under ``out/runs``, hold-out selection, no early stopping, plus ``kw``."""
+    import evolve
+
+    return evolve.search(
+        space,
+        "digits",
+        trials=trials,
+        epochs=1,
+        seed=0,
+        study="p",
+        out=out / "runs",
+        selection="holdout",
+        no_early_stop=True,
+        **kw,
+    )
 
 
 def evolve_at_once(

@@ -14,6 +14,7 @@ import evolve
 from evolve.data.datasets import load_digits
 from evolve.engine.proxy_filter import proxy_batches, score_arch
 from evolve.errors import RunError, UserError
+from tests.evolve.evolve_cli import api_search
 
 SPACE = (
     "name: tiny_proxy\n"
@@ -31,18 +32,7 @@ POOL = 3
 
 
 def _search(tmp_path: Path, trials: int, **kw: object) -> evolve.Run:
-    return evolve.search(
-        str(tmp_path / "tiny.yaml"),
-        "digits",
-        trials=trials,
-        epochs=1,
-        seed=0,
-        study="p",
-        out=tmp_path / "runs",
-        selection="holdout",
-        no_early_stop=True,
-        **kw,  # type: ignore[arg-type]
-    )
+    return api_search(str(tmp_path / "tiny.yaml"), tmp_path, trials, **kw)
 
 
 def test_filter_trains_the_best_of_each_pool_and_resumes(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from evolve.engine.proxy_prior import (
 )
 from evolve.errors import RunError, UserError
 from search_spaces import RandomSuggester, load_space
+from tests.evolve.evolve_cli import api_search
 
 # low thresholds: the untrained candidates spike, so their scores differ
 SPACE = (
@@ -65,18 +66,7 @@ def _best_of_pool(space: str, data: Any, n: int, size: int, seed: int) -> list[t
 
 
 def _search(space: str, tmp_path: Path, trials: int, **kw: Any) -> evolve.Run:
-    return evolve.search(
-        space,
-        "digits",
-        trials=trials,
-        epochs=1,
-        seed=0,
-        study="p",
-        out=tmp_path / "runs",
-        selection="holdout",
-        no_early_stop=True,
-        **kw,
-    )
+    return api_search(space, tmp_path, trials, **kw)
 
 
 def test_first_trials_are_the_best_of_the_pool_and_resume_adds_none(
