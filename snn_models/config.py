@@ -69,7 +69,10 @@ class LayerSpec:
         decay: LIF membrane decay beta in [0, 1] (LIF and adaptive; ``None`` = the default).
         learn_threshold: train the threshold.
         learn_decay: train the decay (LIF only).
-        kernel: convolution kernel size (CNN only).
+        kernel: convolution kernel size (CNN; temporal: steps of the causal convolution).
+        dilation: spacing of a temporal convolution's taps (``kind: temporal`` only; ``None``
+            = 1, adjacent steps): kernel ``k`` with dilation ``d`` reads steps
+            ``t, t-d, .., t-(k-1)d``, a TCN's dilated causal convolution.
         pool: 2x2 max-pool after this layer (CNN only).
         neuron_args: extra keyword arguments for the neuron (e.g. ``v_reset`` for BIF).
         attention: the block's attention type, a key of
@@ -83,6 +86,7 @@ class LayerSpec:
     learn_threshold: bool = False
     learn_decay: bool = False
     kernel: int = 3
+    dilation: int | None = None
     pool: bool = True
     neuron_args: Mapping[str, Any] = field(default_factory=dict)
     attention: str | None = None
@@ -120,6 +124,10 @@ class LayerSpec:
         _check_type(self.kernel, (int,), f"{where}.kernel")
         if self.kernel < 1:
             raise ConfigError(f"{where}.kernel: must be >= 1, got {self.kernel}")
+        if self.dilation is not None:
+            _check_type(self.dilation, (int,), f"{where}.dilation")
+            if self.dilation < 1:
+                raise ConfigError(f"{where}.dilation: must be >= 1, got {self.dilation}")
         if not isinstance(self.neuron_args, Mapping):
             raise ConfigError(f"{where}.neuron_args: expected a mapping, got {self.neuron_args!r}")
         if self.attention is not None and (

@@ -37,7 +37,7 @@ INPUT_KINDS: tuple[InputKind, ...] = ("vector", "image", "sequence", "series")
 #: ones it uses in :attr:`Kind.fields`, the others are refused when set.
 KIND_FIELDS = ("dim", "heads", "mlp_ratio", "patch")
 #: Optional :class:`~snn_models.config.LayerSpec` fields that only some kinds use.
-KIND_LAYER_FIELDS = ("attention",)
+KIND_LAYER_FIELDS = ("attention", "dilation")
 
 Builder = Callable[["NetSpec", tuple[int, ...], int], SpikingNet]
 SpecCheck = Callable[["NetSpec"], None]
@@ -136,6 +136,7 @@ KINDS: dict[str, Kind] = {
         temporal.build_temporal,
         inputs=("series",),
         fields=("patch",),
+        layer_fields=("dilation",),
         validate=temporal.validate_temporal_spec,
         batchnorm=True,
         explain="time",

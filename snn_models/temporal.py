@@ -7,16 +7,17 @@ input current of SNN step ``k``, a vector of ``C·w`` values; each window is pre
 ``ceil(L / w) · timesteps`` steps. A series whose length is not a multiple of ``w`` is padded with
 zeros at the start, which a causal network sees as silence before the signal.
 
-Each hidden layer is a *causal* 1-D convolution over SNN time (kernel ``k``; ``k = 1`` is a plain
-per-step dense layer, so a stack of them is a recurrent-free LIF stack), an optional BatchNorm,
+Each hidden layer is a *causal* 1-D convolution over SNN time (kernel ``k``, dilation ``d``;
+``k = 1`` is a plain per-step dense layer, so a stack of them is a recurrent-free LIF stack; a
+stack with growing ``d`` is a temporal convolutional network, TCN), an optional BatchNorm,
 and a spiking neuron whose leak (``decay``) and reset (``soft_reset``: subtract the threshold, or
 hard: back to zero) are searchable. Causal means the output at step ``t`` sees inputs
-``t-k+1 .. t`` only:
+``t-(k-1)d .. t`` only:
 
-    I_t = Σ_{j=0}^{k-1} W_j · x_{t-j}        (x_{t-j} = 0 before the series starts)
+    I_t = Σ_{j=0}^{k-1} W_j · x_{t-j·d}        (x_{t-j·d} = 0 before the series starts)
 
 so the network can run online: :meth:`TemporalNet.step` feeds a chunk of the series at a time,
-keeps every layer's state (membranes and the last ``k-1`` inputs of each convolution) between
+keeps every layer's state (membranes and the last ``(k-1)·d`` inputs of each convolution) between
 calls, and returns the scores so far. Feeding a series chunk by chunk gives exactly the scores of
 one :meth:`~snn_models.architectures.SpikingNet.forward` over the whole series (tested).
 
@@ -48,19 +49,24 @@ if TYPE_CHECKING:
 class CausalConv1d(nn.Module):
     """A 1-D convolution along SNN time, causal and stateful: ``[T, B, C_in] → [T, B, C_out]``.
 
-    The last ``kernel - 1`` inputs are kept (:attr:`history`) so that the next call continues the
+    The last ``(kernel - 1) · dilation`` inputs are kept (:attr:`history`) so that the next call continues the
     same sequence; :meth:`reset` forgets them (zeros before the first step). The synapse is a plain
     ``nn.Conv1d`` (``.conv``) so the energy meter and exporters see an ordinary layer.
     """
 
     history: Tensor | None
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, bias: bool = True) -> None:
+    def __init__(
+        self, c_in: int, c_out: int, kernel: int, bias: bool = True, dilation: int = 1
+    ) -> None:
         super().__init__()
         if kernel < 1:
             raise ConfigError(f"kernel: must be >= 1, got {kernel}")
+        if dilation < 1:
+            raise ConfigError(f"dilation: must be >= 1, got {dilation}")
         self.kernel = kernel
-        self.conv = nn.Conv1d(c_in, c_out, kernel, bias=bias)
+        self.dilation = dilation
+        self.conv = nn.Conv1d(c_in, c_out, kernel, bias=bias, dilation=dilation)
         self.history = None
 
     def reset(self) -> None:
@@ -68,13 +74,13 @@ class CausalConv1d(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         seq = x.permute(1, 2, 0)  # [B, C, T]
-        k = self.kernel
-        if k > 1:
+        span = (self.kernel - 1) * self.dilation  # past steps the next output reads
+        if span > 0:
             past = self.history
             if past is None:
-                past = seq.new_zeros(seq.shape[0], seq.shape[1], k - 1)
+                past = seq.new_zeros(seq.shape[0], seq.shape[1], span)
             seq = torch.cat([past, seq], dim=2)
-            self.history = seq[:, :, -(k - 1) :].detach()
+            self.history = seq[:, :, -span:].detach()
         return self.conv(seq).permute(2, 0, 1)
 
 
@@ -129,7 +135,15 @@ def temporal_parts(
     mods: list[nn.Module] = []
     for i, layer in enumerate(spec.layers):
         n_out = layer_width(spec, i)
-        mods.append(CausalConv1d(width, n_out, layer.kernel, bias=not spec.use_batchnorm))
+        mods.append(
+            CausalConv1d(
+                width,
+                n_out,
+                layer.kernel,
+                bias=not spec.use_batchnorm,
+                dilation=layer.dilation or 1,
+            )
+        )
         if spec.use_batchnorm:
             mods.append(td_batchnorm(n_out, dims=1))
         mods.append(layer_neuron(spec, i))

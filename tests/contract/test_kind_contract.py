@@ -126,10 +126,12 @@ def test_fields_of_other_kinds_are_refused(name: str) -> None:
         if key not in kind.fields:
             with pytest.raises(ConfigError, match=rf"^{key}: only used by kind: .*remove it"):
                 NetSpec.from_dict(small_spec(name, **{key: 2}))
+    valid = {"attention": "standard", "dilation": 2}  # a value each layer field accepts
+    assert set(valid) == set(KIND_LAYER_FIELDS), "give a valid value of the new layer field"
     for key in KIND_LAYER_FIELDS:
         if key not in kind.layer_fields:
             spec = small_spec(name)
-            spec["layers"][0][key] = "standard"
+            spec["layers"][0][key] = valid[key]
             with pytest.raises(ConfigError, match=rf"layers\[0\]\.{key}: only used by kind"):
                 NetSpec.from_dict(spec)
     if kind.needs_width:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 
@@ -27,10 +29,22 @@ def _net(**overrides: object) -> TemporalNet:
     return net.eval()
 
 
+def _dilated(**overrides: object) -> TemporalNet:
+    """A TCN-like stack: kernel 3 at dilation 2 and 4 (reads up to 12 steps back)."""
+    layers = [
+        {"width": 12, "kernel": 3, "dilation": 2, "neuron": "lif", "threshold": 0.7},
+        {"width": 8, "kernel": 3, "dilation": 4, "neuron": "if", "threshold": 0.5},
+    ]
+    return _net(layers=layers, **overrides)
+
+
 @pytest.mark.parametrize("chunk", [3, 6, 15, 30])
 @pytest.mark.parametrize("readout", ["membrane", "spikes"])
-def test_multi_step_over_a_series_equals_step_by_step(chunk: int, readout: str) -> None:
-    net = _net(readout=readout)
+@pytest.mark.parametrize("make", [_net, _dilated], ids=["adjacent", "dilated"])
+def test_multi_step_over_a_series_equals_step_by_step(
+    chunk: int, readout: str, make: Callable[..., TemporalNet]
+) -> None:
+    net = make(readout=readout)
     x = torch.randn(4, 2, 30) * 2
     with torch.no_grad():
         net.head[0].module.weight.mul_(8)  # so that a spiking readout fires at all
@@ -87,6 +101,18 @@ def test_causal_convolution_matches_the_formula() -> None:
     assert out == [3.0, 32.0, 320.5, 3205.0]
 
 
+def test_dilated_causal_convolution_matches_the_formula_across_calls() -> None:
+    conv = CausalConv1d(1, 1, 3, bias=False, dilation=2)
+    with torch.no_grad():
+        conv.conv.weight.copy_(torch.tensor([[[0.5, 2.0, 3.0]]]))  # W_2, W_1, W_0
+        x = torch.tensor([1.0, 10.0, 100.0, 1000.0, 10000.0]).reshape(5, 1, 1)
+        # fed in two calls: the history carries the 4 steps the next outputs read
+        out = torch.cat([conv(x[:2]), conv(x[2:])]).flatten().tolist()
+    # I_t = 3 x_t + 2 x_{t-2} + 0.5 x_{t-4}
+    assert out == [3.0, 30.0, 302.0, 3020.0, 30200.5]
+    assert conv.conv.dilation == (2,)
+
+
 def test_gradients_reach_every_layer_and_training_lowers_the_loss() -> None:
     net = _net().train()
     torch.manual_seed(1)
@@ -124,6 +150,7 @@ def test_energy_counts_macs_for_samples_and_sops_for_spikes() -> None:
         ({}, (1, 8, 8), "series input"),
         ({"patch": 0}, (2, 30), "patch"),
         ({"dim": 16}, (2, 30), "dim"),
+        ({"layers": [{"width": 4, "dilation": 0}]}, (2, 30), "dilation: must be >= 1"),
     ],
 )
 def test_bad_temporal_specs_name_the_key(
@@ -132,3 +159,9 @@ def test_bad_temporal_specs_name_the_key(
     spec = {"kind": "temporal", "layers": [{"width": 4}], **overrides}
     with pytest.raises(ConfigError, match=message):
         build(spec, shape, 2)
+
+
+def test_dilation_is_refused_outside_temporal_networks() -> None:
+    spec = {"kind": "mlp", "layers": [{"width": 4, "dilation": 2}]}
+    with pytest.raises(ConfigError, match=r"layers\[0\]\.dilation: only used by kind: temporal"):
+        build(spec, (8,), 2)
