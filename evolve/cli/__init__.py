@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -140,6 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with run_log(None, echo=echo):
             return int(args.func(args))
+    except BrokenPipeError:
+        # the reader went away (`evolve show | head`): stop quietly, as a Unix filter does; the
+        # rest of stdout goes nowhere so that Python's exit flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as e:
         err = as_user_error(e)
         if err is None:

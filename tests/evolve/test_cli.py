@@ -29,3 +29,17 @@ def test_no_command_is_a_usage_error() -> None:
         [sys.executable, "-m", "evolve"], capture_output=True, text=True, check=False
     )
     assert out.returncode == 2 and "COMMAND" in out.stderr
+
+
+def test_a_reader_that_goes_away_gets_no_traceback() -> None:
+    # `evolve spaces | head -1`: the pipe's reader closes before the command writes
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "evolve", "spaces"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
+    assert proc.returncode == 1
