@@ -89,6 +89,7 @@ class StudyConfig:
         "reduction_factor",
         "min_epochs",
         "fidelity_resource",
+        "retrain_top",
     )
 
     space: str = DEFAULT_SPACE
@@ -234,6 +235,9 @@ class SearchConfig(StudyConfig):
         proxy_prior: ``sahd`` or ``grad``: a new study's first trials are the best-scoring of
             ``proxy_pool`` times as many random candidates (:mod:`evolve.engine.proxy_prior`);
             None: the sampler draws them. Fixed for a run.
+        retrain_top: Agent ``oneshot``: retrain at most this many architectures of the
+            inherited front (None: :data:`evolve.engine.oneshot.RETRAIN_TOP`); a resume may
+            change it.
     """
 
     RESUMABLE: ClassVar[tuple[str, ...]] = (
@@ -246,6 +250,7 @@ class SearchConfig(StudyConfig):
         "cpus_per_trial",
         "gpus_per_trial",
         "ray_address",
+        "retrain_top",
     )
     RAY_KEYS: ClassVar[tuple[str, ...]] = (
         "workers",
@@ -278,6 +283,7 @@ class SearchConfig(StudyConfig):
     proxy_filter: str | None = None
     proxy_pool: int | None = None
     proxy_prior: str | None = None
+    retrain_top: int | None = None
 
 
 @dataclass(frozen=True)

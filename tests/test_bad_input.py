@@ -749,10 +749,10 @@ ROWS = [
     ),
     # the one-shot agent (evolve.engine.oneshot): supernets of mlp/cnn only, local, no filter
     row(
-        "search-oneshot-transformer-space",
-        f"search --space hybrid_attention --agent oneshot {NEW} {S}",
-        "--agent oneshot supports kind mlp and cnn",
-        "use --agent optuna for hybrid_attention",
+        "search-oneshot-temporal-space",
+        f"search --space temporal --dataset gunpoint --agent oneshot {NEW} {S}",
+        "--agent oneshot supports kind mlp, cnn and transformer",
+        "use --agent optuna for temporal",
     ),
     row(
         "search-oneshot-with-proxy-filter",

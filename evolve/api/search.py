@@ -58,6 +58,7 @@ def search(
     proxy_filter: str | None = None,
     proxy_pool: int | None = None,
     proxy_prior: str | None = None,
+    retrain_top: int | None = None,
     callbacks: Sequence[Callback] = (),
     progress: bool = False,
     verbose: bool = False,
@@ -83,7 +84,8 @@ def search(
         sampler: ``auto``, ``nsga2``, ``tpe``, ``random`` or ``qmc``.
         agent: A key of ``agents.AGENTS``. ``oneshot``: a weight-sharing supernet trained once,
             ``trials`` NSGA-II proposals scored on its inherited weights, then their front
-            retrained as the run's trials (:mod:`evolve.engine.oneshot`; ``kind`` mlp or cnn).
+            retrained as the run's trials (:mod:`evolve.engine.oneshot`; ``kind`` mlp, cnn or
+            transformer).
         seed: Seed of the sampler, the data split and training.
         storage: Optuna storage (``sqlite:///...``, a ``.log`` journal file, ``postgresql://``).
         study: The study's name (its folder under ``out``).
@@ -137,6 +139,9 @@ def search(
         proxy_prior: ``sahd`` or ``grad``: a new study's first min(trials, 8) trials are the
             best-scoring of ``proxy_pool`` times as many random candidates
             (:mod:`evolve.engine.proxy_prior`). Local backend only; fixed for a run.
+        retrain_top: Agent ``oneshot`` only: retrain at most this many (>= 1) architectures
+            of the inherited front (default 8; a resume may change it, and without it keeps
+            the value ``oneshot.json`` records).
         callbacks: Called after every trial with an :class:`evolve.TrialEvent`; one returning
             True stops the search.
         progress: Show a progress bar and warnings on standard error.
@@ -157,6 +162,7 @@ def search(
     """
     from evolve.data.arrays import as_dataset
     from evolve.engine.objectives import split_objectives
+    from evolve.engine.oneshot import check_retrain_top
     from evolve.engine.proxy_filter import check_proxy_settings
 
     with translated():
@@ -197,14 +203,25 @@ def search(
             "proxy_filter": proxy_filter,
             "proxy_pool": proxy_pool,
             "proxy_prior": proxy_prior,
+            "retrain_top": retrain_top,
         }
         if not resume:  # bad proxy settings fail before anything is recorded
             check_proxy_settings(proxy_filter, proxy_pool, proxy_prior)
+        check_retrain_top(retrain_top)
         if data is not None:
             data = as_dataset(data, seed=seed or 0, kind=data_kind)
             given["dataset"] = data.name
         return _search(
-            given, data, users, study, Path(out), resume, join, callbacks, progress, verbose
+            given,
+            data,
+            users,
+            study,
+            Path(out),
+            resume,
+            join,
+            callbacks,
+            progress,
+            verbose,
         )
 
 
@@ -222,9 +239,21 @@ def _search(
 ) -> Run:
     from agents import Constraint
     from evolve.api.run import Run
+    from evolve.api.search_settings import (
+        fit_data,
+        limit_constraints,
+        make_fidelity,
+        resolve_selection,
+        user_reference,
+    )
     from evolve.data.datasets import load_dataset
     from evolve.engine import setup as st
-    from evolve.engine.oneshot import check_agent_settings, is_oneshot, search_loop
+    from evolve.engine.oneshot import (
+        check_agent_settings,
+        check_retrain_top,
+        is_oneshot,
+        search_loop,
+    )
     from evolve.engine.proxy_filter import ProxyFilter, check_proxy_settings
     from evolve.engine.proxy_prior import check_prior_settings, seed_run
     from evolve.engine.ray_loop import ray_options, run_ray
@@ -245,7 +274,8 @@ def _search(
         user_objectives=users,
     )
     cfg, space, objectives = prepared.cfg, prepared.space, prepared.objectives
-    scheduler = _scheduler(cfg)  # a bad fidelity setting fails before any data is read
+    check_retrain_top(cfg.retrain_top, agent=cfg.agent)
+    scheduler = make_fidelity(cfg)  # a bad fidelity setting fails before any data is read
     fidelity = "none" if cfg.no_early_stop else cfg.fidelity
     fractions = data_fidelity(cfg.fidelity_resource, fidelity, scheduler, seed=cfg.seed)
     resolve_folds(cfg.selection, cfg.folds)  # the settings, before any data is read
@@ -278,9 +308,9 @@ def _search(
         raise UserError(
             f"the study was run on data set {cfg.dataset!r}; pass that data (got {data.name!r})"
         )
-    space, cfg = _fit_data(space, cfg, data)
+    space, cfg = fit_data(space, cfg, data)
     st.check_space_fits_data(space, data)
-    n_folds, cfg = _selection(cfg, data, prepared.resumed)
+    n_folds, cfg = resolve_selection(cfg, data, prepared.resumed)
     if cfg.trial_memory_mb is not None:
         if not cfg.trial_memory_mb > 0:
             raise UserError(f"trial_memory_mb must be > 0, got {cfg.trial_memory_mb}")
@@ -295,7 +325,7 @@ def _search(
     options = ray_options(cfg, prepared.run_dir) if cfg.backend == "ray" else None
     constraints = (
         [Constraint("energy_uj", float(cfg.energy_budget_uj))] if cfg.energy_budget_uj else []
-    ) + _limits(cfg.limits)
+    ) + limit_constraints(cfg.limits)
     prepared = dataclasses.replace(prepared, cfg=cfg, space=space)
     with st.opened_study(
         prepared,
@@ -306,7 +336,7 @@ def _search(
             data.val.x[:32],
             objectives,
             "45nm_fp32",
-            user_reference=_user_reference(users, space, data),
+            user_reference=user_reference(users, space, data),
             energy_model=cfg.energy_model,
         ),
         constraints=constraints,
@@ -382,115 +412,3 @@ def _search(
     if result.interrupted:
         raise Interrupted(prepared.run_dir, prepared.study_name)
     return Run(prepared.run_dir, storage=cfg.storage, data=data, user_objectives=users)
-
-
-def _limits(limits: Mapping[str, float] | None) -> list[Any]:
-    """The constraints ``limits`` names: an objective's name (short or recorded) → its bound.
-
-    Raises:
-        UserError: an unknown metric, a maximised one, or a bound that is not a finite number.
-    """
-    import math
-
-    from agents import OBJECTIVES, Constraint
-
-    out = []
-    for name, bound in (limits or {}).items():
-        known = {**{o.name: o for o in OBJECTIVES.values()}, **OBJECTIVES}
-        if name not in known:
-            raise UserError(
-                f"limits: unknown metric {name!r}; choose one of "
-                f"{', '.join(n for n, o in OBJECTIVES.items() if o.direction == 'minimize')}"
-            )
-        if known[name].direction != "minimize":
-            raise UserError(f"limits: {name} is maximised; a limit is an upper bound")
-        if (
-            isinstance(bound, bool)
-            or not isinstance(bound, int | float)
-            or not math.isfinite(bound)
-        ):
-            raise UserError(f"limits: {name} needs a finite number, got {bound!r}")
-        out.append(Constraint(known[name].name, float(bound)))
-    return out
-
-
-def _scheduler(cfg: SearchConfig) -> Any:
-    """The early stopper or multi-fidelity scheduler ``cfg`` names (None: no early stopping).
-
-    Raises:
-        UserError: an unknown fidelity, a bad η or first rung, or ``no_early_stop`` with a
-            scheduler.
-    """
-    from agents import AgentError, make_scheduler
-
-    if cfg.no_early_stop and cfg.fidelity not in ("none", "stopper"):
-        raise UserError(
-            f"fidelity must be none with no_early_stop (got {cfg.fidelity!r}); give one of them"
-        )
-    try:
-        assert cfg.epochs is not None  # prepare_study fills it in
-        return make_scheduler(
-            "none" if cfg.no_early_stop else cfg.fidelity,
-            max_epochs=cfg.epochs,
-            reduction_factor=cfg.reduction_factor,
-            min_epochs=cfg.min_epochs,
-        )
-    except AgentError as e:
-        raise UserError(str(e)) from None
-
-
-def _fit_data(space: Any, cfg: SearchConfig, data: Any) -> tuple[Any, SearchConfig]:
-    """The space restricted to the network kinds that take the data's kind (before any trial:
-    :func:`evolve.data.kinds.fit_space`), and the configuration recording the data kind, the
-    class names and a table's feature columns (a resumed study's data must match its record).
-
-    Raises:
-        DataError: no network kind of the space takes the data.
-        RunError: a resumed study's data differs in kind or classes from its record.
-    """
-    from evolve.data.kinds import fit_space
-    from evolve.errors import RunError
-
-    recorded = data.card_entries()
-    for key, value in recorded.items():
-        before = getattr(cfg, key)
-        if before is not None and before != value:
-            raise RunError(
-                f"the study was run on data with {key} {before!r}; the data now has {value!r}; "
-                "pass the same data"
-            )
-    fitted = fit_space(space, data.kind, dataset=data.name, shape=data.input_shape)
-    return fitted, cfg.replace(**recorded)
-
-
-def _selection(cfg: SearchConfig, data: Any, resumed: bool) -> tuple[int, SearchConfig]:
-    """The folds a run scores on (0: holdout) and the configuration recording the choice
-    (``auto`` is resolved when a study starts; a record still saying ``auto`` predates k-fold
-    selection and keeps the holdout it used)."""
-    from evolve.engine.selection import resolve_folds
-
-    if resumed and cfg.selection == "auto":
-        return 0, cfg
-    k = resolve_folds(cfg.selection, cfg.folds, data)
-    if not resumed:
-        cfg = cfg.replace(selection="kfold" if k else "holdout", folds=k or None)
-    return k, cfg
-
-
-def _user_reference(users: Sequence[Any], space: Any, data: Any) -> Any:
-    """The hypervolume reference of a user objective without a threshold: 0 when maximised,
-    twice the value of the space's default (untrained) model when minimised."""
-
-    def reference(name: str) -> float:
-        import snn_models
-        from evolve.engine.arch import arch_to_specs
-
-        user = next(u for u in users if u.name == name)
-        if user.direction == "maximize":
-            return 0.0
-        net, _ = arch_to_specs(space.default())
-        model = snn_models.build(net, data.input_shape, data.n_classes).eval()
-        value = abs(user(model, data))
-        return 2.0 * value if value > 0 else 1.0
-
-    return reference

@@ -142,6 +142,7 @@ _SETTINGS = {
     "proxy_filter",
     "proxy_pool",
     "proxy_prior",
+    "retrain_top",
 }
 
 

@@ -99,6 +99,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-early-stop", action="store_true", help="never stop dominated trials early")
     p.add_argument(
+        "--retrain-top",
+        type=int,
+        metavar="N",
+        help="--agent oneshot: retrain at most N (>= 1) architectures of the inherited front "
+        "(default 8; a --resume may change it)",
+    )
+    p.add_argument(
         "--selection",
         choices=("auto", "holdout", "kfold"),
         help="score a trial's accuracy on the validation split (holdout) or as the mean over "
@@ -134,6 +141,7 @@ def run(a: argparse.Namespace) -> int:
         *("space", "dataset", "epochs", "data_dir", "data_kind", "energy_budget_uj"),
         *("no_early_stop", *_flags.PROXY_FLAGS, *_flags.FIDELITY_FLAGS),
         *("trial_memory_mb", "constraint", "energy_model", "join", "selection", "folds"),
+        "retrain_top",
         *RAY_FLAGS,
     )
     kwargs = {**study_kwargs(a), **{k: getattr(a, k) for k in flags}}

@@ -9,6 +9,14 @@ Example:
     >>> supernet, model = nets.path(space.default())
     >>> supernet.key, [layer.width for layer in supernet.spec.layers]
     ('mlp/d2/bn0/in1x8x8/k3p1,k3p1', [256, 256])
+
+    A transformer space's supernet is as wide as its widest ``dim`` (and MLP), and holds every
+    attention type the space proposes:
+
+    >>> space = load_space("hybrid_attention")
+    >>> supernet, model = SuperNets(space, load_dataset("digits"), seed=0).path(space.default())
+    >>> supernet.key, supernet.spec.dim, supernet.attention_types
+    ('transformer/d2/bn1/in1x8x8/p2', 64, ('standard', 'ssa', 'sdsa', 'adaptive'))
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import snn_models
 from evolve.engine.arch import arch_to_specs
 from evolve.errors import RunError
 from snn_models.supernet import SuperNet, structure_key, widest_spec
+from snn_models.transformer import DEFAULT_ATTENTION
 
 if TYPE_CHECKING:
     from evolve.data.datasets import Dataset
@@ -66,18 +75,44 @@ class SuperNets:
         self.steps = 0
         self.seconds = 0.0
 
-    def _widths(self, arch: Mapping[str, Any], n_layers: int) -> list[int]:
-        widths = []
-        for i in range(n_layers):
-            key = next(k for k in (f"layer.{i}.width", f"layer.{i}.channels") if k in arch)
+    def _highest(self, arch: Mapping[str, Any], key: str) -> Any:
+        """The largest value the space proposes for ``key`` (``arch``'s where the space fixes
+        it; None where neither sets it)."""
+        try:
+            dim: Any = self.space.dimension_for(key)
+        except KeyError:  # fixed by the space, or not set at all
+            return arch.get(key)
+        high = getattr(dim, "high", None)
+        return high if high is not None else max(dim.choices)
+
+    def _widest(self, arch: Mapping[str, Any], spec: snn_models.NetSpec) -> snn_models.NetSpec:
+        """The widest spec of ``spec``'s structure the space can propose."""
+        if spec.kind != "transformer":
+            widths = []
+            for i in range(len(spec.layers)):
+                key = next(k for k in (f"layer.{i}.width", f"layer.{i}.channels") if k in arch)
+                widths.append(int(self._highest(arch, key)))
+            return widest_spec(spec, widths)
+        own_dim, _, own_ratio = spec.transformer_dims()
+        dim = int(self._highest(arch, "dim") or own_dim)
+        ratio = float(self._highest(arch, "mlp_ratio") or own_ratio)
+        hidden = []
+        for i in range(len(spec.layers)):
+            width = self._highest(arch, f"layer.{i}.width")  # a block's explicit MLP width
+            hidden.append(max(int(width or 1), round(ratio * dim)))
+        return widest_spec(spec, hidden, dim=dim)
+
+    def attention_types(self, arch: Mapping[str, Any], n_blocks: int) -> list[str]:
+        """Every attention type the space can give a block of an ``n_blocks``-block
+        transformer: its choices, or where it samples none ``arch``'s (or the default)."""
+        types = set()
+        for i in range(n_blocks):
+            key = f"layer.{i}.attention"
             try:
-                dim: Any = self.space.dimension_for(key)
-            except KeyError:  # fixed by the space
-                widths.append(int(arch[key]))
-                continue
-            high = getattr(dim, "high", None)
-            widths.append(int(high if high is not None else max(dim.choices)))
-        return widths
+                types |= {str(c) for c in getattr(self.space.dimension_for(key), "choices", ())}
+            except KeyError:
+                types.add(str(arch.get(key) or DEFAULT_ATTENTION))
+        return sorted(types)
 
     def path(self, arch: Mapping[str, Any]) -> tuple[SuperNet, snn_models.SpikingNet]:
         """The supernet of ``arch``'s structure and ``arch`` built as its path (own weights
@@ -99,8 +134,14 @@ class SuperNets:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             if key not in self.nets:
-                wide = widest_spec(spec, self._widths(arch, len(spec.layers)))
-                self.nets[key] = SuperNet(wide, data.input_shape, data.n_classes)
+                types = (
+                    self.attention_types(arch, len(spec.layers))
+                    if spec.kind == "transformer"
+                    else ()
+                )
+                self.nets[key] = SuperNet(
+                    self._widest(arch, spec), data.input_shape, data.n_classes, attention=types
+                )
             model = snn_models.build(spec, data.input_shape, data.n_classes)
         if spec.preprocess not in self._fronts:
             prepare_inputs(model, data.train.x, kind)
@@ -110,7 +151,8 @@ class SuperNets:
 
     def save(self, run_dir: Path) -> None:
         """``supernet.pt`` (state dicts by structure) and then ``supernet.json`` (widest specs,
-        steps, seconds), each written atomically: a run killed meanwhile trains anew."""
+        a transformer's attention types, steps, seconds), each written atomically: a run
+        killed meanwhile trains anew."""
         from evolve.store.runfolder import atomic_file, write_json
 
         states = {k: n.state_dict() for k, n in self.nets.items()}
@@ -119,6 +161,7 @@ class SuperNets:
             "steps": self.steps,
             "seconds": self.seconds,
             "nets": {k: n.spec.to_dict() for k, n in self.nets.items()},
+            "attention": {k: list(n.attention_types) for k, n in self.nets.items()},
         }
         write_json(run_dir / SUPERNET_META, meta)
 
@@ -128,8 +171,9 @@ class SuperNets:
         nets = cls(space, data, seed)
         meta = json.loads((run_dir / SUPERNET_META).read_text())
         states = torch.load(run_dir / SUPERNET_FILE, weights_only=True)
+        types = meta.get("attention", {})
         for key, spec in meta["nets"].items():
-            net = SuperNet(spec, data.input_shape, data.n_classes)
+            net = SuperNet(spec, data.input_shape, data.n_classes, attention=types.get(key, ()))
             net.load_state_dict(states[key])
             nets.nets[key] = net
         nets.steps, nets.seconds = int(meta["steps"]), float(meta.get("seconds", 0.0))

@@ -5,11 +5,14 @@ Three phases, each resumable:
 
 1. **Supernet** (:func:`evolve.engine.inherited.train_supernets`): one
    :class:`snn_models.supernet.SuperNet` per structure the space proposes (kind, depth,
-   BatchNorm, input shape; built when first sampled), trained for the run's ``epochs`` passes
+   BatchNorm, input shape, a transformer's patch; built when first sampled, as wide as the
+   space's widest layers and model width, a transformer's holding one set of attention weights
+   per attention type the space proposes in each block), trained for the run's ``epochs`` passes
    over the training split (and at least :data:`~evolve.engine.inherited.MIN_SUPERNET_STEPS`
    mini-batches) with uniform path sampling: every mini-batch runs one candidate drawn from the
    space by a seeded :class:`search_spaces.suggesters.RandomSuggester` (its neuron types,
-   thresholds, decays, resets, timesteps, encoder and the leading slice of each layer's width;
+   thresholds, decays, resets, timesteps, encoder, heads, the leading slice of each layer's
+   width and of the model width, and each block's attention type's weights;
    Adam at the space's default ``lr``, no distillation). Saved as ``supernet.pt`` (state dicts
    by structure) and ``supernet.json`` (the widest spec of each, the steps taken); a resume
    loads them.
@@ -21,18 +24,19 @@ Three phases, each resumable:
    :data:`~evolve.engine.inherited.INHERITED_EVAL_SAMPLES` validation samples. Its
    ``pareto.json`` and ``trials.parquet`` go to ``supernet/`` in the run folder; each trial has
    ``phase: inherited``.
-3. **Retrain**: the inherited front (at most :data:`RETRAIN_TOP` distinct architectures, most
-   accurate first; NSGA-II may propose one twice) is retrained from scratch with the normal
+3. **Retrain**: the inherited front (at most ``retrain_top`` distinct architectures, default
+   :data:`RETRAIN_TOP`, most accurate first; NSGA-II may propose one twice) is retrained from scratch with the normal
    trial (:func:`evolve.engine.trial.evaluate_trial`: the candidate's own ``lr``, distillation,
    selection) as the trials of the run's study, so the run's front, checkpoints, reports and
    exports are real trained models. Each carries ``phase: retrained``, ``inherited_trial`` and
    ``inherited_accuracy``; they are trained to the end (an early stopper's verdicts are
    recorded, not applied). ``oneshot.json`` gives the rank correlation of inherited with
    retrained accuracy over the complete retrained trials (Kendall tau, Spearman rho, their
-   p-values).
+   p-values) and the ``retrain_top`` used.
 
 A resume skips a trained supernet, continues the inherited study to ``trials``, and retrains
-the members of its front not yet retrained (a retrain that failed is not retried). The run's
+the members of its front not yet retrained (a retrain that failed is not retried); it may
+raise or lower ``retrain_top`` (not given: the value the run's ``config.yaml`` records). The run's
 ``timeout`` bounds the inherited search; ``callbacks`` see the retrained trials.
 """
 
@@ -53,7 +57,7 @@ from evolve.engine.inherited import (
 )
 from evolve.errors import UserError
 from evolve.store.runlog import logger
-from snn_models.supernet import SHARED_KINDS
+from snn_models.supernet import SHARED_KINDS, shared_kinds_text
 
 if TYPE_CHECKING:
     from agents import Agent, Objective, Proposal, RunStore, TrialRecord, TrialStateName
@@ -67,6 +71,7 @@ __all__ = [
     "RETRAIN_TOP",
     "check_agent_settings",
     "check_oneshot",
+    "check_retrain_top",
     "rank_agreement",
     "run_oneshot",
     "search_loop",
@@ -105,7 +110,7 @@ def check_oneshot(
     other = [k for k in kinds if k not in SHARED_KINDS] or ([] if kinds else ["(none)"])
     if other:
         raise UserError(
-            f"agent oneshot supports kind {' and '.join(SHARED_KINDS)} (space {space.name!r} "
+            f"agent oneshot supports kind {shared_kinds_text()} (space {space.name!r} "
             f"proposes {', '.join(other)}); use agent optuna for {space.name}"
         )
     if backend != "local":
@@ -118,6 +123,23 @@ def check_oneshot(
         raise UserError(
             "agent oneshot retrains its front on all of the training data; leave out "
             f"fidelity_resource {fidelity_resource!r}"
+        )
+
+
+def check_retrain_top(retrain_top: Any, *, agent: str | None = None) -> None:
+    """Refuse a bad ``retrain_top`` (not an integer >= 1), or one given with an ``agent``
+    that does not share weights (None: not checked).
+
+    Raises:
+        UserError: one line naming the setting and the fix.
+    """
+    if retrain_top is None:
+        return
+    if isinstance(retrain_top, bool) or not isinstance(retrain_top, int) or retrain_top < 1:
+        raise UserError(f"retrain_top must be an integer >= 1, got {retrain_top!r}")
+    if agent is not None and not is_oneshot(agent):
+        raise UserError(
+            f"retrain_top applies to agent oneshot only (this run's agent is {agent}); leave it out"
         )
 
 
@@ -179,11 +201,11 @@ class _Retrain:
 
 
 def rank_agreement(
-    run_dir: Path, store: RunStore, supernet_info: Mapping[str, Any]
+    run_dir: Path, store: RunStore, supernet_info: Mapping[str, Any], retrain_top: int = RETRAIN_TOP
 ) -> dict[str, Any]:
     """``oneshot.json``: Kendall tau and Spearman rho (with p-values) of inherited against
     retrained accuracy over the complete retrained trials (None below two pairs or for a
-    constant list)."""
+    constant list), and the ``retrain_top`` the run used."""
     from scipy.stats import kendalltau, spearmanr
 
     from evolve.store.runfolder import write_json
@@ -220,7 +242,13 @@ def rank_agreement(
             "spearman_rho": finite(rho.statistic),
             "spearman_p": finite(rho.pvalue),
         }
-    summary = {"n": len(pairs), **stats, "pairs": pairs, "supernet": dict(supernet_info)}
+    summary = {
+        "n": len(pairs),
+        **stats,
+        "retrain_top": int(retrain_top),
+        "pairs": pairs,
+        "supernet": dict(supernet_info),
+    }
     write_json(run_dir / ONESHOT_FILE, summary)
     return summary
 
@@ -256,7 +284,8 @@ def search_loop(
     """The loop a run's agent calls for, with :func:`evolve.engine.loop.run_loop`'s arguments:
     ``run_loop`` itself, or for a weight-sharing agent :func:`run_oneshot` with the inherited
     study opened by the same agent class on the same storage (``cfg``: the run's
-    :class:`~evolve.config.SearchConfig`)."""
+    :class:`~evolve.config.SearchConfig`, whose ``retrain_top`` None means
+    :data:`RETRAIN_TOP`)."""
     from agents import make_agent
     from evolve.engine.loop import run_loop
 
@@ -277,6 +306,7 @@ def search_loop(
         )
 
     def loop(agent: Agent, *, join: bool = False, **kwargs: Any) -> LoopResult:
+        top = getattr(cfg, "retrain_top", None) or RETRAIN_TOP
         return run_oneshot(
             agent,
             make_agent=open_inherited,
@@ -285,20 +315,19 @@ def search_loop(
             settings=settings,
             epochs=int(cfg.epochs),
             seed=int(cfg.seed),
+            retrain_top=top,
             **kwargs,
         )
 
     return loop
 
 
-def _front_to_retrain(front: Sequence[TrialRecord]) -> list[TrialRecord]:
-    """The inherited front, most accurate first, each architecture once, at most
-    :data:`RETRAIN_TOP` of them."""
+def _front_to_retrain(front: Sequence[TrialRecord], top: int) -> list[TrialRecord]:
+    """The inherited front, most accurate first, each architecture once, at most ``top`` of
+    them."""
     chosen: list[TrialRecord] = []
     for t in sorted(front, key=lambda t: -(t.values or {}).get("accuracy", 0)):
-        if len(chosen) < RETRAIN_TOP and _arch_key(t.arch) not in {
-            _arch_key(f.arch) for f in chosen
-        }:
+        if len(chosen) < top and _arch_key(t.arch) not in {_arch_key(f.arch) for f in chosen}:
             chosen.append(t)
     return chosen
 
@@ -322,10 +351,12 @@ def run_oneshot(
     desc: str,
     progress: bool = False,
     callbacks: Sequence[Callback] = (),
+    retrain_top: int = RETRAIN_TOP,
 ) -> LoopResult:
     """The three phases (module docstring). ``make_agent(study_name)`` opens the inherited
     study (this agent's class, same storage, created or resumed); ``run_trial`` is the run's
-    normal trial."""
+    normal trial; at most ``retrain_top`` architectures of the inherited front are
+    retrained."""
     from evolve.engine.loop import LoopResult, run_loop
 
     if (run_dir / SUPERNET_FILE).exists() and (run_dir / SUPERNET_META).exists():
@@ -364,7 +395,7 @@ def run_oneshot(
             desc=f"{desc} (inherited weights)",
             progress=progress,
         )
-        front = _front_to_retrain(inherited.pareto_trials())
+        front = _front_to_retrain(inherited.pareto_trials(), retrain_top)
     finally:
         close = getattr(inherited, "close", None)
         if callable(close):
@@ -397,5 +428,6 @@ def run_oneshot(
             "structures": sorted(nets.nets),
             "inherited_trials": trials,
         },
+        retrain_top,
     )
     return result

@@ -1,7 +1,9 @@
 """``agent="oneshot"`` in a real (tiny) search on digits: the supernet trained once and saved,
 the inherited-weight search recorded in its own study, the run's front made of retrained trials
 with checkpoints, ``oneshot.json`` with the rank correlations, resume without retraining the
-supernet, and a space it cannot share weights in refused before anything is recorded."""
+supernet, a transformer space whose supernets hold every attention type it proposes,
+``retrain_top`` honoured, and a space it cannot share weights in (or a bad ``retrain_top``)
+refused before anything is recorded."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import optuna
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 import evolve
 from evolve.errors import UserError
@@ -102,10 +105,14 @@ def test_oneshot_trains_the_supernet_once_searches_inside_and_retrains_the_front
 
 
 def test_a_space_without_a_supernet_is_refused_in_one_line(tmp_path: Path) -> None:
+    import numpy as np
+
+    x, y = np.random.default_rng(0).random((40, 16), dtype=np.float32), np.arange(40) % 2
     with pytest.raises(UserError) as e:
         evolve.search(
-            "hybrid_attention",
-            "digits",
+            "temporal",
+            (x, y),
+            data_kind="series",
             agent="oneshot",
             trials=1,
             epochs=1,
@@ -113,7 +120,66 @@ def test_a_space_without_a_supernet_is_refused_in_one_line(tmp_path: Path) -> No
             out=tmp_path / "runs",
         )
     assert str(e.value) == (
-        "agent oneshot supports kind mlp and cnn (space 'hybrid_attention' proposes "
-        "transformer); use agent optuna for hybrid_attention"
+        "agent oneshot supports kind mlp, cnn and transformer (space 'temporal' proposes "
+        "temporal); use agent optuna for temporal"
     )
     assert not (tmp_path / "runs" / "t").exists()
+
+
+def test_oneshot_shares_attention_types_in_a_transformer_space(tmp_path: Path) -> None:
+    kw = {"space": "hybrid_attention", "dataset": "digits", "agent": "oneshot", "epochs": 1}
+    kw |= {"seed": 0, "study": "a", "out": tmp_path / "runs", "selection": "holdout"}
+    evolve.search(**kw, trials=4, retrain_top=2)  # type: ignore[arg-type]
+    run_dir = tmp_path / "runs" / "a"
+    meta = json.loads((run_dir / "supernet.json").read_text())
+    assert meta["nets"] and all(k.startswith("transformer/") for k in meta["nets"])
+    every_type = ["standard", "ssa", "sdsa", "adaptive"]  # the space's attention choices
+    assert all(meta["attention"][k] == every_type for k in meta["nets"])
+    assert all(spec["dim"] == 64 for spec in meta["nets"].values())  # the widest dim
+    states = torch.load(run_dir / "supernet.pt", weights_only=True)
+    for state in states.values():
+        for t in every_type:
+            assert any(f".attn.choices.{t}." in name for name in state)
+    inherited = pd.read_parquet(run_dir / "supernet" / "trials.parquet")
+    assert len(inherited) == 4 and set(inherited["state"]) == {"COMPLETE"}
+    assert inherited["supernet"].str.startswith("transformer/").all()
+    front_in = json.loads((run_dir / "supernet" / "pareto.json").read_text())["front"]
+    archs = {json.dumps(f["arch"], sort_keys=True) for f in front_in}
+    df = pd.read_parquet(run_dir / "trials.parquet")
+    assert set(df["phase"]) == {"retrained"} and len(df) == min(len(archs), 2)
+    summary = json.loads((run_dir / "oneshot.json").read_text())
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["retrain_top"] == 2
+    assert summary["retrain_top"] == 2 and summary["n"] == int((df["state"] == "COMPLETE").sum())
+
+    # a resume loads the transformer supernets (with their attention choices) and keeps the
+    # recorded retrain_top
+    stamp = (run_dir / "supernet.pt").stat().st_mtime_ns
+    evolve.search(**kw, trials=5, resume=True)  # type: ignore[arg-type]
+    assert (run_dir / "supernet.pt").stat().st_mtime_ns == stamp
+    assert json.loads((run_dir / "oneshot.json").read_text())["retrain_top"] == 2
+    df2 = pd.read_parquet(run_dir / "trials.parquet")
+    assert len(df2) <= 2 and df2["inherited_trial"].is_unique
+
+
+def test_retrain_top_is_refused_when_bad_or_with_another_agent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evolve.cli import main
+
+    kw = {"trials": 1, "epochs": 1, "study": "r", "out": tmp_path / "runs"}
+    with pytest.raises(UserError, match=r"^retrain_top must be an integer >= 1, got 0$"):
+        evolve.search("hybrid_neuron", "digits", agent="oneshot", retrain_top=0, **kw)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match=r"^retrain_top applies to agent oneshot only"):
+        evolve.search("hybrid_neuron", "digits", retrain_top=2, **kw)  # type: ignore[arg-type]
+    out = str(tmp_path / "runs")
+    cli = ["search", "--space", "hybrid_neuron", "--study", "r", "--out", out, "--no-progress"]
+    assert main([*cli, "--retrain-top", "2"]) == 2
+    assert capsys.readouterr().err == (
+        "evolve: error: --retrain-top applies to --agent oneshot only (this run's agent is "
+        "optuna); leave it out\n"
+    )
+    assert main([*cli, "--agent", "oneshot", "--retrain-top", "0"]) == 2
+    assert capsys.readouterr().err == (
+        "evolve: error: --retrain-top must be an integer >= 1, got 0\n"
+    )
+    assert not (tmp_path / "runs" / "r").exists()
