@@ -237,13 +237,16 @@ UCR_NAMES = {
 def ucr(d: dict[str, Any], variant: str | None) -> str:
     no_variant(variant, "ucr")
 
-    def describe(net: dict[str, Any]) -> str:
+    def describe(net: dict[str, Any], weight_decay: float | None) -> str:
         layers = " – ".join(
-            f"{L['width']}k{L.get('kernel', 3)} {L.get('neuron', 'lif').upper()}"
+            f"{L['width']}k{L.get('kernel', 3)}"
+            + (f"d{L['dilation']}" if (L.get("dilation") or 1) > 1 else "")
+            + f" {L.get('neuron', 'lif').upper()}"
             for L in net["layers"]
         )
         steps = net.get("timesteps", 4)
-        return f"{layers}, w = {net.get('patch', 1)}, {steps} step{'s' if steps != 1 else ''}"
+        wd = f", weight decay {weight_decay:.1e}" if weight_decay else ""
+        return f"{layers}, w = {net.get('patch', 1)}, {steps} step{'s' if steps != 1 else ''}{wd}"
 
     rows = []
     for r in d["results"]:
@@ -254,7 +257,7 @@ def ucr(d: dict[str, Any], variant: str | None) -> str:
             rows.append(
                 [
                     UCR_NAMES.get(r["dataset"], r["dataset"]) if snn else "",
-                    describe(r["snn_spec"]) if snn else "",
+                    describe(r["snn_spec"], r.get("weight_decay")) if snn else "",
                     label,
                     pm([x["test_accuracy"] for x in runs], 100, 1),
                     f"{e:.4g}",
@@ -277,7 +280,7 @@ def ucr(d: dict[str, Any], variant: str | None) -> str:
             )
     header = [
         "data set",
-        "searched SNN (layers: width, kernel, neuron; window w; steps per window)",
+        "searched SNN (layers: width, kernel, dilation, neuron; window w; steps per window)",
         "model",
         "test accuracy %",
         "energy µJ",

@@ -76,41 +76,83 @@ def attention_speed(d: dict[str, Any], variant: str | None) -> str:
     return table + f"\n\nTarget ({d['target']}): **{verdict}**."
 
 
+def _span(values: list[float]) -> str:
+    """``lo–hi`` seconds (one figure when they round alike; ``—`` for none)."""
+    if not values:
+        return "—"
+    lo, hi = f"{min(values):.0f}", f"{max(values):.0f}"
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
 def search_efficiency(d: dict[str, Any], variant: str | None) -> str:
     no_variant(variant, "search_efficiency")
-    rows = []
-    for r in d["rows"]:
-        t_def = r["default_time_to_random_hv_s"]
-        rows.append(
-            [
-                str(r["seed"]),
-                f"{r['random_final_hv']:.4f}",
-                f"{r['default_final_hv']:.4f}",
-                f"{r['random_time_s']:.0f}",
-                "never" if t_def is None else f"{t_def:.0f}",
-                "—" if r["time_ratio"] is None else f"{r['time_ratio']:.2f}",
-                str(r["default_pruned"]),
-            ]
+    cfg = d["settings"]
+    seeds = cfg["seeds"]
+    parts = []
+    for space in cfg["spaces"]:
+        finals = {
+            (r["method"], r["seed"]): r for r in d["runs"] if r["space"] == space and "curve" in r
+        }
+        rows = []
+        for method in cfg["methods"]:
+            mine = [finals.get((method, s)) for s in seeds]
+            walls = [r["wall_s"] for r in mine if r is not None]
+            hvs = [r["final_hv"] for r in mine if r is not None]
+            if method == "random":
+                ratios, reached = "1 (baseline)", "—"
+            else:
+                stats = d["per_space"][space].get(method)
+                if stats is None or stats["refused"]:
+                    why = stats["refused"] if stats else "not run"
+                    rows.append([f"`{method}`", "refused", "—", "—", "—", why])
+                    continue
+                by_seed = {
+                    r["seed"]: r for r in d["rows"] if r["space"] == space and r["method"] == method
+                }
+                ratios = ", ".join(
+                    "never"
+                    if by_seed[s].get("time_ratio") is None
+                    else f"{by_seed[s]['time_ratio']:.2f}"
+                    for s in seeds
+                )
+                reached = f"{stats['reached']} of {stats['seeds']}"
+            rows.append(
+                [
+                    f"`{method}`",
+                    reached,
+                    ratios,
+                    f"{sum(hvs) / len(hvs):.4f}" if hvs else "—",
+                    _span(walls),
+                    "",
+                ]
+            )
+        header = [
+            "method",
+            "seeds reaching random's final HV",
+            "time ratio by seed",
+            "mean final HV",
+            "whole run (s)",
+            "note",
+        ]
+        best = d["best"].get(space)
+        parts.append(
+            f"**{space}** (proxy: `{cfg['proxy'][space]}`; best: "
+            + (
+                f"`{best}`, worst seed {d['per_space'][space][best]['worst_ratio']:.2f})"
+                if best
+                else "none reached it on every seed)"
+            )
+            + "\n\n"
+            + md(header, rows, "llrrrl")
         )
-    header = [
-        "seed",
-        "random final HV",
-        "default final HV",
-        "random's time to its final HV (s)",
-        "default's time to random's final HV (s)",
-        "ratio",
-        "trials pruned (default)",
-    ]
-    walls = {name: [r["wall_s"] for r in rs] for name, rs in d["runs"].items()}
-    whole = "; ".join(
-        f"{name}: {min(w):.0f}–{max(w):.0f} s per run" for name, w in walls.items() if w
-    )
     verdict = "met" if d["pass"] else "not met"
     return (
-        md(header, rows, "lrrrrrr")
-        + f"\n\n{d['trials']} trials of {d['epochs']} epochs per run, seeds "
-        + ", ".join(map(str, d["seeds"]))
-        + f". Target ({d['target']}): **{verdict}**. Whole runs: {whole}."
+        "\n\n".join(parts)
+        + f"\n\n{cfg['dataset']}, {cfg['trials']} trials of {cfg['epochs']} epochs per run, seeds "
+        + ", ".join(map(str, seeds))
+        + ". Time ratio: seconds until the method's front reaches random search's final "
+        "hypervolume over random's own seconds to it (same seed, same reference point). "
+        + f"Target ({d['target']}): **{verdict}**."
     )
 
 

@@ -107,6 +107,7 @@ def run_set(name: str, args: argparse.Namespace) -> dict[str, Any]:
             epochs=args.retrain_epochs,
             lr=lr,
             batch_size=int(over.get("batch_size", 8)),
+            weight_decay=float(over.get("weight_decay", 0.0)),  # the searched one, as in a trial
             seed=seed,
             progress=False,
         )
@@ -131,13 +132,17 @@ def run_set(name: str, args: argparse.Namespace) -> dict[str, Any]:
         "search_seconds": round(search_s, 1),
         "snn_spec": net,
         "lr": lr,
+        "weight_decay": float(over.get("weight_decay", 0.0)),
         "rows": rows,
     }
 
 
 def describe(net: dict[str, Any]) -> str:
     layers = "-".join(
-        f"{L['width']}k{L.get('kernel', 3)}{L.get('neuron', 'lif')}" for L in net["layers"]
+        f"{L['width']}k{L.get('kernel', 3)}"
+        + (f"d{L['dilation']}" if (L.get("dilation") or 1) > 1 else "")
+        + f"{L.get('neuron', 'lif')}"
+        for L in net["layers"]
     )
     return f"{layers}, w={net.get('patch', 1)}, T/w={net.get('timesteps', 4)}"
 
