@@ -73,7 +73,7 @@ bench-engine: venv  ## search-engine overhead per trial (target <= 0.3 s)
 bench-attention: venv  ## SDSA vs standard attention block, forward + backward, N = 64 and 256
 	$(BIN)/python benchmarks/attention_speed.py --out benchmarks/results/attention_speed.json
 
-bench-search: $(BENCH_STAMP)  ## default agent vs random search, hypervolume vs time (~20 min)
+bench-search: $(BENCH_STAMP)  ## random, default and each cheaper method on two spaces, 3 seeds, hypervolume vs time (~75 min)
 	$(BIN)/python benchmarks/search_efficiency.py --out benchmarks/results/search_efficiency.json
 
 bench-bif: $(BENCH_STAMP)  ## LIF vs BIF, same architectures, digits + Fashion-MNIST, 3 seeds (~15 min)

@@ -222,6 +222,10 @@ def plot(runs: list[dict[str, Any]], spaces: list[str], png: Path, title: str) -
             label = None if r["method"] in seen else r["method"]
             seen.add(r["method"])
             ax.step(xs, ys, where="post", color=colours[r["method"]], alpha=0.8, label=label)
+        finals = [r["final_hv"] for r in runs if r["space"] == space and "curve" in r]
+        if finals:  # the late differences matter: the axis starts just below the worst final
+            top = max(finals)
+            ax.set_ylim(min(finals) - 0.15 * (top - min(finals) + 0.01 * top), top * 1.005)
         ax.set_xlabel("seconds since the run started (one run at a time, 2 cores)", fontsize=11)
         ax.set_ylabel("hypervolume (accuracy × energy saved)", fontsize=11)
         ax.set_title(f"{space}: {title}", fontsize=12)

@@ -9,7 +9,7 @@ reads it, and exported with the real exporters, whose own checks (bit-identical 
 logits, ONNX within 1e-5 with identical predictions) must pass. Adaptive neurons are exported at
 their LIF end, their BIF end and half-way (a front point stopped during the selector's warm-up).
 
-Two candidates run in the default suite (:data:`FAST`; an ONNX export costs 3–15 s a model on 2
+Three candidates run in the default suite (:data:`FAST`; an ONNX export costs 3–15 s a model on 2
 cores); the other 11 (about 4 minutes on 2 cores) are ``slow``.
 """
 
@@ -43,7 +43,7 @@ DATA = {
 }
 #: Options a candidate varies, when its space offers them (choices read from the space).
 TOP_OPTIONS = ("kind", "encoder")
-LAYER_OPTIONS = ("layer.*.neuron", "layer.*.attention")
+LAYER_OPTIONS = ("layer.*.neuron", "layer.*.attention", "layer.*.dilation")
 #: Layer sizes set to their space's lowest value, so that a trial takes a second.
 SMALL_KEYS = ("width", "channels")
 #: Network settings made small the same way: fewest timesteps, narrowest model, fewest tokens.
@@ -53,8 +53,9 @@ SERIES_LENGTH = 30
 MIXES = (0.0, 0.5, 1.0)
 #: The candidates the default suite exports (the rest are ``slow``): the stochastic ``rate``
 #: encoder with an adaptive neuron half-way from LIF to BIF (an MLP), and adaptive attention
-#: with an adaptive neuron at its BIF end (a transformer): the two that used to fail.
-FAST = {("hybrid_neuron", 3), ("hybrid_attention", 1)}
+#: with an adaptive neuron at its BIF end (a transformer): the two that used to fail; and a
+#: temporal network with a dilated causal convolution.
+FAST = {("hybrid_neuron", 3), ("hybrid_attention", 1), ("temporal", 0)}
 
 
 def _tiny(data: Dataset, n: int = 40) -> Dataset:
@@ -192,6 +193,8 @@ def test_the_fast_cases_are_the_ones_that_used_to_fail() -> None:
     assert neuron["encoder"] == "rate" and "adaptive" in neuron.values()
     attention = candidates("hybrid_attention")[1]
     assert attention["layer.1.attention"] == "adaptive" == attention["layer.1.neuron"]
+    temporal = _complete("temporal", candidates("temporal")[0])
+    assert max(v for k, v in temporal.items() if _matches(k, "layer.*.dilation")) > 1
 
 
 def test_the_cases_cover_every_option_of_every_space() -> None:
