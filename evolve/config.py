@@ -17,7 +17,7 @@ Example:
     ...
     evolve.errors.RunError: setting space='temporal' differs from the study's 'hybrid_neuron'; \
 a resumed study keeps it (only trials, timeout, max_failures, trial_memory_mb, backend, workers, \
-cpus_per_trial, gpus_per_trial, ray_address may change)
+cpus_per_trial, gpus_per_trial, ray_address, retrain_top may change)
 """
 
 from __future__ import annotations

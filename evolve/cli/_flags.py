@@ -362,6 +362,21 @@ def add_proxy_flags(p: argparse.ArgumentParser) -> None:
 
 
 #: The multi-fidelity scheduler's keywords (``--fidelity``, ``--reduction-factor``, ...).
+SELECTION_FLAGS = ("selection", "folds")
+
+
+def add_selection_flags(p: argparse.ArgumentParser) -> None:
+    """How a trial's accuracy is scored: ``--selection`` and ``--folds``."""
+    p.add_argument(
+        "--selection",
+        choices=("auto", "holdout", "kfold"),
+        help="score a trial's accuracy on the validation split (holdout) or as the mean over "
+        "--folds folds of train+validation (kfold; its spread is shown); auto (default): kfold "
+        "when the validation split has fewer than 100 samples. Fixed for a run",
+    )
+    p.add_argument("--folds", type=int, help="K for --selection kfold/auto (default 5)")
+
+
 FIDELITY_FLAGS = ("fidelity", "reduction_factor", "min_epochs", "fidelity_resource")
 
 

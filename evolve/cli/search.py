@@ -105,14 +105,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="--agent oneshot: retrain at most N (>= 1) architectures of the inherited front "
         "(default 8; a --resume may change it)",
     )
-    p.add_argument(
-        "--selection",
-        choices=("auto", "holdout", "kfold"),
-        help="score a trial's accuracy on the validation split (holdout) or as the mean over "
-        "--folds folds of train+validation (kfold; its spread is shown); auto (default): kfold "
-        "when the validation split has fewer than 100 samples. Fixed for a run",
-    )
-    p.add_argument("--folds", type=int, help="K for --selection kfold/auto (default 5)")
+    _flags.add_selection_flags(p)
     p.add_argument(
         "--trial-memory-mb",
         type=float,
@@ -140,8 +133,8 @@ def run(a: argparse.Namespace) -> int:
     flags = (
         *("space", "dataset", "epochs", "data_dir", "data_kind", "energy_budget_uj"),
         *("no_early_stop", *_flags.PROXY_FLAGS, *_flags.FIDELITY_FLAGS),
-        *("trial_memory_mb", "constraint", "energy_model", "join", "selection", "folds"),
-        "retrain_top",
+        *("trial_memory_mb", "constraint", "energy_model", "join", "retrain_top"),
+        *_flags.SELECTION_FLAGS,
         *RAY_FLAGS,
     )
     kwargs = {**study_kwargs(a), **{k: getattr(a, k) for k in flags}}

@@ -446,7 +446,11 @@ def test_evolve_export_nir_for_writes_what_the_reader_runs_identically(
         assert card["formats"]["nir"]["written_for"] == peer
         assert card["formats"]["nir"]["identical_spikes_every_layer"]
         graph = nir.read(str(out / "model.nir"))
-        theirs = _run(READERS[peer](graph), x.flatten(1), model.spec.timesteps, batched=True)
+        # one sample at a time, as NIR's nodes describe: Norse's batched matrix product (with
+        # the gain folded into the weights) rounds differently from ours, and on a fresh
+        # install flipped 2 of 155 520 spikes that sit exactly at threshold
+        batched = peer != "norse"
+        theirs = _run(READERS[peer](graph), x.flatten(1), model.spec.timesteps, batched=batched)
         assert _compare(ours, theirs) == "identical", peer
     capsys.readouterr()
     argv = ["export", str(runs / "p"), "--trial", "0", "--format", "nir", "--nir-for", "rockpool"]
