@@ -141,7 +141,7 @@ def search(
             (:mod:`evolve.engine.proxy_prior`). Local backend only; fixed for a run.
         retrain_top: Agent ``oneshot`` only: retrain at most this many (>= 1) architectures
             of the inherited front (default 8; a resume may change it, and without it keeps
-            the value ``oneshot.json`` records).
+            the value ``config.yaml`` records).
         callbacks: Called after every trial with an :class:`evolve.TrialEvent`; one returning
             True stops the search.
         progress: Show a progress bar and warnings on standard error.
@@ -212,16 +212,7 @@ def search(
             data = as_dataset(data, seed=seed or 0, kind=data_kind)
             given["dataset"] = data.name
         return _search(
-            given,
-            data,
-            users,
-            study,
-            Path(out),
-            resume,
-            join,
-            callbacks,
-            progress,
-            verbose,
+            given, data, users, study, Path(out), resume, join, callbacks, progress, verbose
         )
 
 

@@ -361,7 +361,7 @@ def add_proxy_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-#: The multi-fidelity scheduler's keywords (``--fidelity``, ``--reduction-factor``, ...).
+#: How a trial's accuracy is scored (``--selection``, ``--folds``).
 SELECTION_FLAGS = ("selection", "folds")
 
 
@@ -377,6 +377,7 @@ def add_selection_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--folds", type=int, help="K for --selection kfold/auto (default 5)")
 
 
+#: The multi-fidelity scheduler's keywords (``--fidelity``, ``--reduction-factor``, ...).
 FIDELITY_FLAGS = ("fidelity", "reduction_factor", "min_epochs", "fidelity_resource")
 
 

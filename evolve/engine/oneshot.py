@@ -25,10 +25,10 @@ Three phases, each resumable:
    ``pareto.json`` and ``trials.parquet`` go to ``supernet/`` in the run folder; each trial has
    ``phase: inherited``.
 3. **Retrain**: the inherited front (at most ``retrain_top`` distinct architectures, default
-   :data:`RETRAIN_TOP`, most accurate first; NSGA-II may propose one twice) is retrained from scratch with the normal
-   trial (:func:`evolve.engine.trial.evaluate_trial`: the candidate's own ``lr``, distillation,
-   selection) as the trials of the run's study, so the run's front, checkpoints, reports and
-   exports are real trained models. Each carries ``phase: retrained``, ``inherited_trial`` and
+   :data:`RETRAIN_TOP`, most accurate first; NSGA-II may propose one twice) is retrained from
+   scratch with the normal trial (:func:`evolve.engine.trial.evaluate_trial`: the candidate's
+   own ``lr``, distillation, selection) as the trials of the run's study, so the run's front,
+   checkpoints, reports and exports are real trained models. Each carries ``phase: retrained``, ``inherited_trial`` and
    ``inherited_accuracy``; they are trained to the end (an early stopper's verdicts are
    recorded, not applied). ``oneshot.json`` gives the rank correlation of inherited with
    retrained accuracy over the complete retrained trials (Kendall tau, Spearman rho, their
@@ -36,8 +36,8 @@ Three phases, each resumable:
 
 A resume skips a trained supernet, continues the inherited study to ``trials``, and retrains
 the members of its front not yet retrained (a retrain that failed is not retried); it may
-raise or lower ``retrain_top`` (not given: the value the run's ``config.yaml`` records). The run's
-``timeout`` bounds the inherited search; ``callbacks`` see the retrained trials.
+raise or lower ``retrain_top`` (not given: the value the run's ``config.yaml`` records). The
+run's ``timeout`` bounds the inherited search; ``callbacks`` see the retrained trials.
 """
 
 from __future__ import annotations
@@ -306,7 +306,7 @@ def search_loop(
         )
 
     def loop(agent: Agent, *, join: bool = False, **kwargs: Any) -> LoopResult:
-        top = getattr(cfg, "retrain_top", None) or RETRAIN_TOP
+        top = cfg.retrain_top or RETRAIN_TOP
         return run_oneshot(
             agent,
             make_agent=open_inherited,
