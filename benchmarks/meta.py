@@ -47,6 +47,7 @@ TARGETS: dict[str, str] = {
     "quickstart": "bench-quickstart",
     "setup_time": "bench-setup",
     "proxies": "bench-proxies",
+    "fashion_target": "bench-fashion",
 }
 
 #: paths whose uncommitted changes do not make a measurement "+dirty" (they hold rendered output)

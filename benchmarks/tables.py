@@ -22,6 +22,7 @@ from table_parts import (
     provenance,
     signed,
 )
+from tables_fashion import fashion_target
 from tables_quickstart import quickstart, setup_time
 from tables_speed import (
     attention_speed,
@@ -425,6 +426,7 @@ RENDERERS: dict[str, Renderer] = {
     "snn_vs_ann": snn_vs_ann,
     "continual": continual,
     "ucr": ucr,
+    "fashion_target": fashion_target,
     "tabular_baselines": tabular_baselines,
     "ecg": ecg,
     "proxies": proxies,
