@@ -109,7 +109,7 @@ bench-ray: venv  ## Ray backend: trials/min with 1 vs 2 workers, per-trial overh
 bench-proxies: $(BENCH_STAMP)  ## zero-cost proxies (sahd, grad) vs briefly trained accuracy: Kendall tau, Spearman rho, 100 archs per space
 	$(BIN)/python benchmarks/proxies.py --out benchmarks/results/proxies.json
 
-bench-fashion: $(BENCH_STAMP)  ## a Fashion-MNIST SNN searched and retrained on the full data set: >= 90 % at <= 20 % of the ANN's energy? (~80 min)
+bench-fashion: $(BENCH_STAMP)  ## a Fashion-MNIST SNN searched and retrained on the full data set: >= 90 % at <= 20 % of the ANN's energy? (~1 h)
 	$(BIN)/python benchmarks/fashion_target.py --out benchmarks/results/fashion_target.json
 
 # every benchmark writes benchmarks/results/<name>.json (committed); the docs' tables are rendered

@@ -25,7 +25,7 @@ architecture retrained with ``--seeds`` more seeds (the spread), and its ANN twi
 layers with ReLU, one pass) trained as long and tested.
 
 Run: ``make bench-fashion`` (= ``python benchmarks/fashion_target.py --out
-benchmarks/results/fashion_target.json``), about 70 minutes on two cores.
+benchmarks/results/fashion_target.json``), about an hour on two cores.
 """
 
 from __future__ import annotations

@@ -18,6 +18,10 @@ def _arch(arch: dict[str, Any]) -> str:
     return f"{layers}, T = {arch['timesteps']}, lr {arch['lr']:.1e}"
 
 
+def _points(n: int) -> str:
+    return f"{n} point{'s' if n != 1 else ''}"
+
+
 def fashion_target(d: dict[str, Any], variant: str | None) -> str:
     """The retrained front points, then the search, the clock, the spread and the target."""
     no_variant(variant, "fashion_target")
@@ -48,10 +52,11 @@ def fashion_target(d: dict[str, Any], variant: str | None) -> str:
     lines = [
         md(header, rows, "llrrrrr"),
         "",
-        f"Search: {s['trials']} trials ({states}) in {duration(s['seconds'])}, "
-        f"{len(s['front'])} front points within the limit; each retrained for "
-        f"{st['retrain_epochs']} epochs on the whole training split, the chosen one by retrained "
-        f"validation accuracy. Found and retrained in **{duration(d['clock_seconds'])}**.",
+        f"Search: {s['trials']} trials ({states}) in {duration(s['seconds'])}; "
+        f"{_points(len(s['front']))} of its front within the limit, the "
+        f"{_points(len(d['retrained']))} retrained for {st['retrain_epochs']} epochs on the "
+        "whole training split, the chosen one by retrained validation accuracy. Found and "
+        f"retrained in **{duration(d['clock_seconds'])}**.",
     ]
     if d["seeds"]:
         acc = pm([r["test_accuracy"] for r in d["seeds"]], 100, 2)
