@@ -266,7 +266,10 @@ def _ending(
         state = "pruned" if attrs.get("stopped_early") else "complete"
         return TrialEnd(proposal, state, values, attrs)
     if trial_id in sh.stopped:
-        return TrialEnd(proposal, "pruned", sh.last.get(trial_id, {}), {"stopped_by": "ray"})
+        last = sh.last.get(trial_id, {})
+        # as the local loop records a stopped trial: the share of the data its last epoch saw
+        kept = {k: last[k] for k in ("data_fraction",) if k in last}
+        return TrialEnd(proposal, "pruned", last, {"stopped_by": "ray", **kept})
     reason = f"the Ray worker failed (see {sh.error_logs} for the error log)"
     if not error:
         reason = "the trial ended without a final report"

@@ -38,6 +38,7 @@ from typing import Any
 import torch
 from _common import front_of, mean_std, table, write_json
 from meta import default_out
+from tables_fashion import arch_text
 
 import evolve
 from evolve.data.datasets import load_dataset
@@ -82,14 +83,6 @@ def ann_twin(arch: dict[str, Any], data: Any, epochs: int) -> dict[str, Any]:
     train(ann, data.train, data.val, cfg)
     ann.eval()
     return {"val_accuracy": evaluate(ann, data.val), "test_accuracy": evaluate(ann, data.test)}
-
-
-def describe(arch: dict[str, Any]) -> str:
-    """``32lif-48bif, T=3`` for a searched CNN."""
-    layers = "-".join(
-        f"{arch[f'layer.{i}.channels']}{arch[f'layer.{i}.neuron']}" for i in range(arch["depth"])
-    )
-    return f"{layers}, T={arch['timesteps']}"
 
 
 def main() -> None:
@@ -137,7 +130,7 @@ def main() -> None:
         retrained.append(
             {"trial": pt["trial"], "arch": arch, "search_values": pt["values"], "seed0": r}
         )
-        print(f"  trial {pt['trial']} {describe(arch)}: {r}")
+        print(f"  trial {pt['trial']} {arch_text(arch)}: {r}")
     ok = [r for r in retrained if r["seed0"]["val_energy_ratio"] <= args.max_ratio]
     chosen = max(ok, key=lambda r: r["seed0"]["val_accuracy"]) if ok else None
     clock_s = time.monotonic() - t0
@@ -159,7 +152,7 @@ def main() -> None:
     rows = [
         [
             str(r["trial"]) + (" (chosen)" if r is chosen else ""),
-            describe(r["arch"]),
+            arch_text(r["arch"]),
             f"{100 * r['seed0']['val_accuracy']:.2f}",
             f"{100 * r['seed0']['test_accuracy']:.2f}",
             f"{r['seed0']['test_energy_ratio']:.3f}",

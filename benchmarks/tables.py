@@ -235,20 +235,22 @@ UCR_NAMES = {
 }
 
 
+def ucr_net_text(net: dict[str, Any], weight_decay: float | None = None) -> str:
+    """``32k5d4 LIF – 64k3 IF, w = 1, 4 steps``: a temporal network's layers (width, kernel,
+    dilation, neuron), window and steps (``benchmarks/ucr.py`` prints it too)."""
+    layers = " – ".join(
+        f"{L['width']}k{L.get('kernel', 3)}"
+        + (f"d{L['dilation']}" if (L.get("dilation") or 1) > 1 else "")
+        + f" {L.get('neuron', 'lif').upper()}"
+        for L in net["layers"]
+    )
+    steps = net.get("timesteps", 4)
+    wd = f", weight decay {weight_decay:.1e}" if weight_decay else ""
+    return f"{layers}, w = {net.get('patch', 1)}, {steps} step{'s' if steps != 1 else ''}{wd}"
+
+
 def ucr(d: dict[str, Any], variant: str | None) -> str:
     no_variant(variant, "ucr")
-
-    def describe(net: dict[str, Any], weight_decay: float | None) -> str:
-        layers = " – ".join(
-            f"{L['width']}k{L.get('kernel', 3)}"
-            + (f"d{L['dilation']}" if (L.get("dilation") or 1) > 1 else "")
-            + f" {L.get('neuron', 'lif').upper()}"
-            for L in net["layers"]
-        )
-        steps = net.get("timesteps", 4)
-        wd = f", weight decay {weight_decay:.1e}" if weight_decay else ""
-        return f"{layers}, w = {net.get('patch', 1)}, {steps} step{'s' if steps != 1 else ''}{wd}"
-
     rows = []
     for r in d["results"]:
         ann_e = mean_std([x["energy_uj"] for x in r["rows"]["ANN twin"]])[0]
@@ -258,7 +260,7 @@ def ucr(d: dict[str, Any], variant: str | None) -> str:
             rows.append(
                 [
                     UCR_NAMES.get(r["dataset"], r["dataset"]) if snn else "",
-                    describe(r["snn_spec"], r.get("weight_decay")) if snn else "",
+                    ucr_net_text(r["snn_spec"], r.get("weight_decay")) if snn else "",
                     label,
                     pm([x["test_accuracy"] for x in runs], 100, 1),
                     f"{e:.4g}",

@@ -9,8 +9,9 @@ from typing import Any
 from table_parts import duration, md, no_variant, pm
 
 
-def _arch(arch: dict[str, Any]) -> str:
-    """``16 LIF – 32 BIF, T = 3, lr 3.0e-03``."""
+def arch_text(arch: dict[str, Any]) -> str:
+    """``16 LIF – 32 BIF, T = 3, lr 3.0e-03``: a searched CNN (``fashion_target.py`` prints it
+    too)."""
     layers = " – ".join(
         f"{arch[f'layer.{i}.channels']} {arch[f'layer.{i}.neuron'].upper()}"
         for i in range(arch["depth"])
@@ -29,7 +30,7 @@ def fashion_target(d: dict[str, Any], variant: str | None) -> str:
     rows = [
         [
             f"{r['trial']}" + (" (chosen)" if r["trial"] == chosen else ""),
-            _arch(r["arch"]),
+            arch_text(r["arch"]),
             f"{100 * r['search_values']['accuracy']:.2f}",
             f"{r['search_values']['energy_ratio_to_ann']:.3f}",
             f"{100 * r['seed0']['val_accuracy']:.2f}",

@@ -34,6 +34,7 @@ from typing import Any
 import torch
 from _common import front_of, load, mean_std, pm, table, write_json
 from meta import default_out
+from tables import ucr_net_text
 from tqdm import tqdm
 
 from evolve.engine.arch import arch_to_specs
@@ -137,16 +138,6 @@ def run_set(name: str, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def describe(net: dict[str, Any]) -> str:
-    layers = "-".join(
-        f"{L['width']}k{L.get('kernel', 3)}"
-        + (f"d{L['dilation']}" if (L.get("dilation") or 1) > 1 else "")
-        + f"{L.get('neuron', 'lif')}"
-        for L in net["layers"]
-    )
-    return f"{layers}, w={net.get('patch', 1)}, T/w={net.get('timesteps', 4)}"
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sets", default=",".join(SETS), help="comma-separated UCR sets")
@@ -173,7 +164,7 @@ def main() -> None:
             lines.append(
                 [
                     r["dataset"],
-                    describe(r["snn_spec"]) if label == "SNN" else "",
+                    ucr_net_text(r["snn_spec"], r.get("weight_decay")) if label == "SNN" else "",
                     label,
                     pm([x["test_accuracy"] for x in runs], 100, 1),
                     f"{e:.4g}",

@@ -40,7 +40,9 @@ def test_stopped_trials_are_pruned_failures_are_told_and_the_count_is_reached(
         accuracy = 0.9 if number < 2 else 0.1  # later trials are dominated from epoch 1 on
         for epoch in range(4):
             time.sleep(0.3)
-            tune.report(epoch_report(epoch, {"val_accuracy": accuracy, "energy_uj": 1.0}))
+            share = (epoch + 1) / 4  # as if each epoch trained on more of the data
+            values = {"val_accuracy": accuracy, "energy_uj": 1.0, "data_fraction": share}
+            tune.report(epoch_report(epoch, values))
         tune.report(final_report({"accuracy": accuracy, "energy_uj": 1.0}, {"note": "done"}))
 
     agent = OptunaAgent(
@@ -74,6 +76,9 @@ def test_stopped_trials_are_pruned_failures_are_told_and_the_count_is_reached(
     for t in pruned:  # stopped early: never COMPLETE with partial metrics
         assert t.values is None and t.user_attrs["early_stop"]["stop"]
         assert t.user_attrs["metrics"]["val_accuracy"] == 0.1
+        # as the local loop records it: the share of the data of the epoch it was stopped at
+        stop_epoch = t.user_attrs["early_stop"]["epoch"]
+        assert t.user_attrs["data_fraction"] == pytest.approx((stop_epoch + 1) / 4)
     assert sorted(e.proposal.number for e in ends) == sorted(trials)
     assert {e.proposal.number: e.state for e in ends} == {
         n: s.name.lower() for n, s in states.items()

@@ -1,8 +1,10 @@
-"""Every space in the library: 20 random samples each build a model that runs and costs finite energy."""
+"""Every space in the library, and each benchmark's own (``benchmarks/spaces/``): 20 random samples
+each build a model that runs and costs finite energy."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,20 +13,23 @@ from evolve.engine.arch import CL_KEYS, KD_KEYS, TRAIN_KEYS, arch_to_specs
 from search_spaces import RandomSuggester, list_spaces, load_space
 from snn_models import NetSpec, build, measure_energy
 
-SPACES = sorted(list_spaces())
-#: the input each space is made for: series for the temporal space, digits images otherwise
-SHAPES = {"temporal": ((1, 150), 2)}
+BENCHMARK_SPACES = sorted((Path(__file__).parents[2] / "benchmarks" / "spaces").glob("*.yaml"))
+SPACES = [*sorted(list_spaces()), *map(str, BENCHMARK_SPACES)]
+#: the input each space is made for: series for the temporal space, Fashion-MNIST images for
+#: the benchmark's CNNs, digits images otherwise
+SHAPES = {"temporal": ((1, 150), 2), "fashion_cnn": ((1, 28, 28), 10)}
 
 
 def _shape(name: str) -> tuple[tuple[int, ...], int]:
-    return SHAPES.get(name, ((1, 8, 8), 10))
+    return SHAPES.get(Path(name).stem, ((1, 8, 8), 10))
 
 
 def test_the_library_is_not_empty() -> None:
     assert "hybrid_neuron" in SPACES
+    assert [p.stem for p in BENCHMARK_SPACES] == ["fashion_cnn"]
 
 
-@pytest.mark.parametrize("name", SPACES)
+@pytest.mark.parametrize("name", SPACES, ids=lambda n: Path(n).stem)
 def test_samples_build_run_and_cost_finite_energy(name: str) -> None:
     space = load_space(name)
     suggester = RandomSuggester(seed=0)
@@ -43,7 +48,7 @@ def test_samples_build_run_and_cost_finite_energy(name: str) -> None:
         assert set(train) <= {*TRAIN_KEYS, *KD_KEYS, *CL_KEYS, "init"}
 
 
-@pytest.mark.parametrize("name", SPACES)
+@pytest.mark.parametrize("name", SPACES, ids=lambda n: Path(n).stem)
 def test_default_is_inside_and_buildable(name: str) -> None:
     space = load_space(name)
     arch = space.default()
