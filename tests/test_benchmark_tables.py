@@ -161,3 +161,18 @@ def test_the_renderer_imports_no_torch() -> None:
         text=True,
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_search_efficiency_shows_each_methods_retrained_best_when_measured() -> None:
+    d = json.loads((BENCH / "results" / "search_efficiency.json").read_text())
+    d.pop("retrained", None)
+    assert "retrained" not in RENDERERS["search_efficiency"](d, None)
+    space = d["settings"]["spaces"][0]
+    d["retrained"] = [{"space": space, "method": "default", "test_accuracy": 0.9512}]
+    d["settings"]["retrain_epochs"] = 30
+    text = RENDERERS["search_efficiency"](d, None)
+    assert "best found, retrained: test acc %" in text
+    first = text.split("\n\n**")[0]  # the first space's table: default's row has it
+    row = next(line for line in first.splitlines() if line.startswith("| `default`"))
+    assert "| 95.12 |" in row
+    assert "retrained from scratch for 30 epochs" in text
