@@ -123,7 +123,7 @@ bench-setup: $(BASE_STAMP)  ## set-up time of make search and make test on a cle
 BENCH_ALL := bench-quickstart bench-setup bench bench-engine bench-attention bench-search bench-bif bench-sdsa bench-timesteps \
 	bench-snn-ann bench-continual bench-ray bench-ucr bench-tabular bench-ecg bench-long-run bench-proxies bench-fashion
 
-bench-all: $(BENCH_STAMP)  ## the quick-start search (read by bench-sdsa/-timesteps), every benchmark one at a time, then the tables (~3 h on 2 quiet cores)
+bench-all: $(BENCH_STAMP)  ## the quick-start search (read by bench-sdsa/-timesteps), every benchmark one at a time, then the tables (~4 h on 2 quiet cores)
 	$(BIN)/evolve search --space hybrid_attention --no-progress
 	for t in $(BENCH_ALL); do $(MAKE) --no-print-directory $$t || exit 1; done
 	$(MAKE) --no-print-directory bench-tables
