@@ -267,9 +267,10 @@ def _ending(
         return TrialEnd(proposal, state, values, attrs)
     if trial_id in sh.stopped:
         last = sh.last.get(trial_id, {})
-        # as the local loop records a stopped trial: the share of the data its last epoch saw
-        kept = {k: last[k] for k in ("data_fraction",) if k in last}
-        return TrialEnd(proposal, "pruned", last, {"stopped_by": "ray", **kept})
+        attrs = {"stopped_by": "ray"}
+        if "data_fraction" in last:  # as the local loop records it: its last epoch's share
+            attrs["data_fraction"] = last["data_fraction"]
+        return TrialEnd(proposal, "pruned", last, attrs)
     reason = f"the Ray worker failed (see {sh.error_logs} for the error log)"
     if not error:
         reason = "the trial ended without a final report"

@@ -138,15 +138,14 @@ def run_one(
     }
 
 
-def retrain_best(run_dir: Path, seed: int, epochs: int) -> dict[str, Any] | None:
+def retrain_best(run_dir: Path, data: Any, seed: int, epochs: int) -> dict[str, Any] | None:
     """The most accurate point of a run's front, retrained from scratch as a search trial trains
-    it (the run's split and seed, ``epochs`` epochs, its teacher cache) and tested once."""
-    cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
+    it (``data``: the run's split, its seed, ``epochs`` epochs, its teacher cache) and tested
+    once."""
     front = json.loads((run_dir / "pareto.json").read_text())["front"]
     if not front:
         return None
     best = max(front, key=lambda p: p["values"]["accuracy"])
-    data = load_dataset(cfg["dataset"], seed=seed)
     settings = TrialSettings(epochs=epochs, seed=seed, teacher_dir=str(run_dir.parent / "teachers"))
     with run_log(None, echo="WARNING"):
         out = evaluate_trial(dict(best["arch"]), data, settings)
@@ -302,13 +301,14 @@ def main() -> None:
                         flush=True,
                     )
         retrained = []
-        for space in args.spaces if args.retrain_epochs > 0 else []:
+        seed = args.seeds[0]
+        data = load_dataset(args.dataset, seed=seed) if args.retrain_epochs > 0 else None
+        for space in args.spaces if data is not None else []:
             for method in args.methods:
-                seed = args.seeds[0]
                 run_dir = Path(tmp) / f"{space}-{method}-s{seed}"
                 if not (run_dir / "pareto.json").exists():  # refused
                     continue
-                r = retrain_best(run_dir, seed, args.retrain_epochs)
+                r = retrain_best(run_dir, data, seed, args.retrain_epochs)
                 if r is not None:
                     retrained.append({"space": space, "method": method, "seed": seed, **r})
                     print(f"{space} {method} seed {seed}: retrained best {r}", flush=True)

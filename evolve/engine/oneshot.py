@@ -28,8 +28,8 @@ Three phases, each resumable:
    :data:`RETRAIN_TOP`, most accurate first; NSGA-II may propose one twice) is retrained from
    scratch with the normal trial (:func:`evolve.engine.trial.evaluate_trial`: the candidate's
    own ``lr``, distillation, selection) as the trials of the run's study, so the run's front,
-   checkpoints, reports and exports are real trained models. Each carries ``phase: retrained``, ``inherited_trial`` and
-   ``inherited_accuracy``; they are trained to the end (an early stopper's verdicts are
+   checkpoints, reports and exports are real trained models. Each carries ``phase:
+   retrained``, ``inherited_trial`` and ``inherited_accuracy``; they are trained to the end (an early stopper's verdicts are
    recorded, not applied). ``oneshot.json`` gives the rank correlation of inherited with
    retrained accuracy over the complete retrained trials (Kendall tau, Spearman rho, their
    p-values) and the ``retrain_top`` used.
